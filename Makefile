@@ -1,0 +1,61 @@
+# ctc-spark: `make demo` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.setup-stamp
+JARS := .jars/delta-spark_2.13-4.0.1.jar .jars/delta-storage-4.0.1.jar
+AZURITE := node_modules/.bin/azurite-blob
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test unit integration lint format demo bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(STAMP) $(JARS) $(AZURITE) ## Create .venv, install the project, fetch Delta jars and Azurite (idempotent)
+
+$(STAMP): pyproject.toml
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[emulator,train,dev]'
+	# The authoring SDK declares azure-ai-textanalytics>=6.0.0b1; we test with 5.4.0, so skip its deps.
+	$(PIP) install -q --no-deps 'azure-ai-textanalytics-authoring==1.0.0b1'
+	@touch $@
+
+$(JARS): build/pom.xml
+	mvn -q -B -f build/pom.xml dependency:copy-dependencies -DincludeGroupIds=io.delta -DoutputDirectory=$(CURDIR)/.jars
+	@touch $(JARS)
+
+$(AZURITE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: setup ## Run the unit and integration tests
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+unit: setup ## Run the unit tier only (no JVM, no sockets)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup ## Run the integration tier (Spark local[2], Delta, emulator, Azurite)
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: setup ## ruff and mypy
+	$(VENV)/bin/ruff check ctc_spark jobs tests bench
+	$(VENV)/bin/ruff format --check ctc_spark jobs tests bench
+	$(VENV)/bin/mypy
+
+format: setup ## Apply ruff's formatter and fixes
+	$(VENV)/bin/ruff format ctc_spark jobs tests bench
+	$(VENV)/bin/ruff check --fix ctc_spark jobs tests bench
+
+demo: setup ## Train, evaluate, deploy and classify on the embedded default (no Azure account)
+	$(PY) -m ctc_spark.demo
+
+bench: setup ## Run the benchmarks in bench/ (minutes; writes bench/out/)
+	$(PY) bench/run_all.py
+
+clean: ## Remove local state (.local/, bench/out/), keeping the venv, jars and node_modules
+	rm -rf .local bench/out spark-warehouse metastore_db derby.log

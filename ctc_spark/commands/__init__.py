@@ -1,0 +1,1 @@
+"""Subcommand modules for the `ctc-spark` CLI; each exposes `register(subparsers)`."""
