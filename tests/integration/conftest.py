@@ -36,3 +36,41 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteProcess
     location: Path = tmp_path_factory.mktemp("azurite")
     with AzuriteProcess(location) as proc:
         yield proc
+
+
+TEST_KEY = "ctc-test-key"
+
+
+@pytest.fixture(scope="session")
+def make_emulator(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A factory for emulators with their own settings (quota, faults, clock); all are stopped at the end."""
+    from ctc_spark.emulator import EmulatorConfig, EmulatorServer
+
+    started: list[EmulatorServer] = []
+
+    def factory(**overrides: object) -> EmulatorServer:
+        fields: dict[str, object] = {
+            "host": "127.0.0.1",
+            "port": 0,
+            "keys": (TEST_KEY,),
+            "state_dir": tmp_path_factory.mktemp("emulator-state"),
+            "storage_connection_string": azurite.connection_string,
+            "calls_per_minute": None,
+            "authoring_posts_per_minute": None,
+            "authoring_gets_per_minute": None,
+            "seed": 0,
+        }
+        fields.update(overrides)
+        server = EmulatorServer(EmulatorConfig(**fields)).start()  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(make_emulator: object) -> object:
+    """One shared emulator with quotas off; tests read stats as deltas, never absolutes."""
+    return make_emulator()  # type: ignore[operator]
