@@ -1,0 +1,159 @@
+"""Where ctc-spark's Delta tables live (a folder or a `catalog.schema`), and the one way to create and MERGE them."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ctc_spark.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+__all__ = ["TableLocation", "ensure_table", "merge_rows", "read_table", "table_exists"]
+
+log = logging.getLogger(__name__)
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_METASTORE = re.compile(rf"^{_IDENT}(\.{_IDENT})?$")
+_MERGE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class TableLocation:
+    """A folder holding one Delta table per subfolder, or a metastore `catalog.schema` (or `schema`)."""
+
+    root: str
+    is_metastore: bool
+
+    @classmethod
+    def parse(cls, value: str) -> TableLocation:
+        """`a.b` or `a` without a slash is a metastore schema; anything else is a path.
+
+        Raises:
+            ConfigError: the value is empty.
+        """
+        text = value.strip()
+        if not text:
+            raise ConfigError("empty tables location", key="--tables")
+        if _METASTORE.match(text) and "." in text:
+            return cls(text, True)
+        return cls(text.rstrip("/") or "/", False)
+
+    def name(self, table: str) -> str:
+        """An identifier for `spark.table`/`spark.sql`: `cat.schema.table` or delta.`/path/table`."""
+        if self.is_metastore:
+            return ".".join(f"`{part}`" for part in (*self.root.split("."), table))
+        return f"delta.`{self.path(table)}`"
+
+    def path(self, table: str) -> str:
+        """The table's folder (path locations only).
+
+        Raises:
+            ConfigError: this is a metastore location.
+        """
+        if self.is_metastore:
+            raise ConfigError(f"{self.root} is a metastore schema, not a folder", key="--tables")
+        return f"{self.root}/{table}"
+
+    def __str__(self) -> str:
+        return self.root
+
+
+def table_exists(spark: SparkSession, location: TableLocation, table: str) -> bool:
+    """True when the Delta table exists at the location."""
+    from delta.tables import DeltaTable
+
+    if location.is_metastore:
+        return bool(spark.catalog.tableExists(".".join((location.root, table))))
+    return bool(DeltaTable.isDeltaTable(spark, location.path(table)))
+
+
+def ensure_table(
+    spark: SparkSession,
+    location: TableLocation,
+    table: str,
+    schema: StructType,
+    *,
+    partition_by: Sequence[str] = (),
+) -> None:
+    """Create the Delta table with `schema` unless it exists (idempotent)."""
+    if location.is_metastore:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
+    writer = spark.createDataFrame([], schema).write.format("delta").mode("ignore")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if location.is_metastore:
+        _retry_conflicts(lambda: writer.saveAsTable(".".join((location.root, table))), f"create {table}")
+    else:
+        _retry_conflicts(lambda: writer.save(location.path(table)), f"create {table}")
+
+
+def read_table(spark: SparkSession, location: TableLocation, table: str) -> DataFrame:
+    """The table as a DataFrame."""
+    return spark.table(location.name(table))
+
+
+def merge_rows(
+    spark: SparkSession,
+    location: TableLocation,
+    table: str,
+    rows: DataFrame,
+    keys: Sequence[str],
+    *,
+    update_condition: str | None = None,
+) -> None:
+    """MERGE `rows` into the table on `keys`: update matches (optionally only where `update_condition`), insert the rest.
+
+    Concurrent-commit conflicts are retried a bounded number of times.
+    """
+    from delta.tables import DeltaTable
+
+    def _merge() -> None:
+        target = (
+            DeltaTable.forName(spark, ".".join((location.root, table)))
+            if location.is_metastore
+            else DeltaTable.forPath(spark, location.path(table))
+        )
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        (
+            target.alias("t")
+            .merge(rows.alias("s"), on)
+            .whenMatchedUpdateAll(condition=update_condition)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    _retry_conflicts(_merge, f"merge into {table}")
+
+
+def _retry_conflicts(action: object, what: str) -> None:
+    from delta.exceptions import (
+        ConcurrentAppendException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        MetadataChangedException,
+    )
+
+    conflicts = (
+        ConcurrentAppendException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        MetadataChangedException,
+    )
+    for attempt in range(1, _MERGE_ATTEMPTS + 1):
+        try:
+            action()  # type: ignore[operator]
+            return
+        except conflicts as exc:
+            if attempt == _MERGE_ATTEMPTS:
+                raise
+            log.info("concurrent Delta commit during %s (attempt %d): %s; retrying", what, attempt, type(exc).__name__)
+            time.sleep(0.2 * attempt)
