@@ -5,8 +5,8 @@ from __future__ import annotations
 from ctc_spark.config import Secret, Settings, load_settings
 from ctc_spark.errors import (
     AuthenticationError,
-    CTCError,
     ConfigError,
+    CTCError,
     InputError,
     NotFoundError,
     ServiceError,

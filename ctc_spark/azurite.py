@@ -84,9 +84,12 @@ class AzuriteProcess:
     def command(self) -> list[str]:
         return [
             str(azurite_binary()),
-            "--blobHost", self.host,
-            "--blobPort", str(self.port),
-            "--location", str(self.location),
+            "--blobHost",
+            self.host,
+            "--blobPort",
+            str(self.port),
+            "--location",
+            str(self.location),
             "--skipApiVersionCheck",
             "--loose",
             "--silent",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+import tomllib
 
 from ctc_spark.errors import ConfigError
 
@@ -206,7 +207,7 @@ class _Reader:
         value = self._get(key, default)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if value is not None and not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if (value is not None and not isinstance(value, kind)) or (isinstance(value, bool) and kind is not bool):
             raise ConfigError(f"expected {kind.__name__}, got {value!r}", key=key, source=self.source)
         return value
 
@@ -277,17 +278,15 @@ def _build(root: _Reader, env: Mapping[str, str], source: str) -> Settings:
     return Settings(service, storage, batch, spark, emulator, source)
 
 
-def _resources(
-    root: _Reader, svc: _Reader, env: Mapping[str, str], source: str
-) -> tuple[ResourceSettings, ...]:
+def _resources(root: _Reader, svc: _Reader, env: Mapping[str, str], source: str) -> tuple[ResourceSettings, ...]:
     listed = root.raw_table("service").get("resources")
     entries: list[ResourceSettings] = []
     if listed is not None:
         if not isinstance(listed, list) or not listed:
             raise ConfigError("expected a non-empty array of tables", key="service.resources", source=source)
         for i, item in enumerate(listed):
-            r = _Reader({f"service.resources[{i}].{k}": v for k, v in item.items()}, source)
-            entries.append(_resource(r, f"service.resources[{i}]", env, default_name=f"resource{i}"))
+            item_reader = _Reader({f"service.resources[{i}].{k}": v for k, v in item.items()}, source)
+            entries.append(_resource(item_reader, f"service.resources[{i}]", env, default_name=f"resource{i}"))
     else:
         entries.append(_resource(svc, "service", env, default_name="default"))
     first = entries[0]
@@ -296,9 +295,11 @@ def _resources(
     if not endpoint:
         raise ConfigError(f"no endpoint; set {ENV_ENDPOINT} or service.endpoint", key="service.endpoint", source=source)
     entries[0] = replace(first, endpoint=endpoint.rstrip("/"), key=Secret(key) if key else first.key)
-    for r in entries:
-        if urlparse(r.endpoint).scheme not in ("http", "https"):
-            raise ConfigError(f"endpoint must be an http(s) URL, got {r.endpoint!r}", key="service.endpoint", source=source)
+    for entry in entries:
+        if urlparse(entry.endpoint).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"endpoint must be an http(s) URL, got {entry.endpoint!r}", key="service.endpoint", source=source
+            )
     return tuple(entries)
 
 

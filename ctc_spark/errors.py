@@ -1,19 +1,19 @@
 """The ctc-spark exception tree; every error is picklable and carries its context as attributes.
 
-    CTCError
-    ├── ConfigError                      a missing or invalid setting (names the key and the file)
-    ├── InputError                       bad input data (names the file, column, document or value)
-    ├── ServiceError                     an answer from the Language service (status, codes, request id)
-    │   ├── TransientServiceError        5xx, timeouts, connection errors: worth retrying
-    │   │   └── ThrottledError           429: retry after `retry_after` seconds
-    │   ├── AuthenticationError          401/403: check the key, the endpoint or the token
-    │   ├── NotFoundError                404: unknown project, deployment, model or job
-    │   ├── ConflictError                409: e.g. a second training job for one project
-    │   └── InvalidRequestError          any other 4xx: the request itself is wrong
-    ├── SubmitOutcomeUnknownError        a submit was sent but no answer came: a job may exist
-    ├── JobFailedError                   a long-running operation ended failed or cancelled
-    ├── DeadlineExceededError            waiting for an operation ran past its deadline
-    └── ReconciliationError              a run's document counts do not add up
+CTCError
+├── ConfigError                      a missing or invalid setting (names the key and the file)
+├── InputError                       bad input data (names the file, column, document or value)
+├── ServiceError                     an answer from the Language service (status, codes, request id)
+│   ├── TransientServiceError        5xx, timeouts, connection errors: worth retrying
+│   │   └── ThrottledError           429: retry after `retry_after` seconds
+│   ├── AuthenticationError          401/403: check the key, the endpoint or the token
+│   ├── NotFoundError                404: unknown project, deployment, model or job
+│   ├── ConflictError                409: e.g. a second training job for one project
+│   └── InvalidRequestError          any other 4xx: the request itself is wrong
+├── SubmitOutcomeUnknownError        a submit was sent but no answer came: a job may exist
+├── JobFailedError                   a long-running operation ended failed or cancelled
+├── DeadlineExceededError            waiting for an operation ran past its deadline
+└── ReconciliationError              a run's document counts do not add up
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ class ConfigError(CTCError):
     """A setting is missing or invalid."""
 
     def __init__(self, message: str, *, key: str | None = None, source: str | None = None) -> None:
-        where = " ".join(part for part in (f"key '{key}'" if key else "", f"in {source}" if source else "") if part)
+        where = " ".join(
+            part for part in (f"key '{key}'" if key else "", f"in {source}" if source else "") if part
+        )
         super().__init__(f"{message} ({where})" if where else message)
         self.key = key
         self.source = source

@@ -108,7 +108,7 @@ def merge_rows(
     *,
     update_condition: str | None = None,
 ) -> None:
-    """MERGE `rows` into the table on `keys`: update matches (optionally only where `update_condition`), insert the rest.
+    """MERGE `rows` into the table on `keys`: update matches (where `update_condition` holds), insert the rest.
 
     Concurrent-commit conflicts are retried a bounded number of times.
     """
@@ -155,5 +155,10 @@ def _retry_conflicts(action: object, what: str) -> None:
         except conflicts as exc:
             if attempt == _MERGE_ATTEMPTS:
                 raise
-            log.info("concurrent Delta commit during %s (attempt %d): %s; retrying", what, attempt, type(exc).__name__)
+            log.info(
+                "concurrent Delta commit during %s (attempt %d): %s; retrying",
+                what,
+                attempt,
+                type(exc).__name__,
+            )
             time.sleep(0.2 * attempt)

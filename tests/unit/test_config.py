@@ -1,0 +1,106 @@
+"""Settings: TOML + environment precedence, errors that name the key and file, secrets hidden."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from ctc_spark.config import ENV_ENDPOINT, ENV_KEY, ENV_STORAGE, Secret, is_loopback_url, load_settings
+from ctc_spark.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_committed_local_config_loads_and_points_at_loopback() -> None:
+    settings = load_settings(REPO / "conf" / "local.toml", env={})
+    assert is_loopback_url(settings.service.primary.endpoint)
+    assert settings.service.primary.key is not None
+    assert settings.batch.max_docs_per_request == 25
+    assert settings.batch.max_chars_per_request == 125_000
+    assert ("spark.sql.shuffle.partitions", "8") in settings.spark.conf
+
+
+def test_azure_template_needs_the_key_from_the_environment() -> None:
+    template = REPO / "conf" / "azure.toml"
+    with pytest.raises(ConfigError, match=r"AZURE_LANGUAGE_KEY.*service.key.*azure.toml"):
+        load_settings(template, env={})
+    env = {ENV_ENDPOINT: "https://res.cognitiveservices.azure.com/", ENV_KEY: "k-123", ENV_STORAGE: "conn"}
+    settings = load_settings(template, env=env)
+    assert settings.service.primary.endpoint == "https://res.cognitiveservices.azure.com"
+    assert settings.service.primary.key == Secret("k-123")
+    assert settings.storage.connection_string == Secret("conn")
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[service]\nendpoint = "http://127.0.0.1:1"\nkey = "file-key"\n')
+    settings = load_settings(path, env={ENV_ENDPOINT: "http://localhost:9", ENV_KEY: "env-key"})
+    assert settings.service.primary.endpoint == "http://localhost:9"
+    assert settings.service.primary.key.reveal() == "env-key"  # type: ignore[union-attr]
+
+
+def test_secret_in_a_file_for_a_remote_endpoint_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[service]\nendpoint = "https://x.cognitiveservices.azure.com"\nkey = "leaked"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert "service.key" in str(info.value) and str(path) in str(info.value)
+    assert "leaked" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (
+            '[service]\nendpoint = "http://127.0.0.1:1"\nkey = "k"\ntimeout_seconds = "soon"\n',
+            "service.timeout_seconds",
+        ),
+        ('[service]\nendpoint = "http://127.0.0.1:1"\nkey = "k"\nmax_attempts = 0\n', "service.max_attempts"),
+        (
+            '[service]\nendpoint = "http://127.0.0.1:1"\nkey = "k"\n[batch]\nmax_docs_per_request = 26\n',
+            "batch.max_docs_per_request",
+        ),
+        ('[service]\nendpoint = "ftp://127.0.0.1"\nkey = "k"\n', "service.endpoint"),
+        ("[service]\n", "service.endpoint"),
+    ],
+)
+def test_invalid_values_name_the_key_and_the_file(tmp_path: Path, body: str, key: str) -> None:
+    path = _write(tmp_path, body)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.key == key
+    assert str(path) in str(info.value)
+
+
+def test_missing_and_malformed_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", env={})
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings(_write(tmp_path, "[service\n"), env={})
+
+
+def test_several_resources_take_keys_from_named_variables(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "[[service.resources]]\nname = 'a'\nendpoint = 'https://a.example'\nkey_env = 'KEY_A'\ncalls_per_minute = 600\n"
+        "[[service.resources]]\nname = 'b'\nendpoint = 'https://b.example'\nkey_env = 'KEY_B'\n",
+    )
+    settings = load_settings(path, env={"KEY_A": "ka", "KEY_B": "kb"})
+    assert [(r.name, r.calls_per_minute) for r in settings.service.resources] == [("a", 600), ("b", 1000)]
+    assert [r.key.reveal() for r in settings.service.resources if r.key] == ["ka", "kb"]
+
+
+def test_settings_pickle_and_never_show_secrets() -> None:
+    settings = load_settings(REPO / "conf" / "local.toml", env={ENV_KEY: "super-secret-key"})
+    clone = pickle.loads(pickle.dumps(settings))
+    assert clone == settings
+    text = repr(settings) + str(settings.service.primary.key)
+    assert "super-secret-key" not in text
+    assert "AccountKey" not in text
+    assert "********" in text
