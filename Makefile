@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps 'azure-ai-textanalytics-authoring==1.0.0b1'
 	@touch $@
 
-$(JARS): build/pom.xml
+$(JARS) &: build/pom.xml
 	mvn -q -B -f build/pom.xml dependency:copy-dependencies -DincludeGroupIds=io.delta -DoutputDirectory=$(CURDIR)/.jars
 	@touch $(JARS)
 
