@@ -1,0 +1,148 @@
+"""The engine's Delta tables — `jobs` (the ledger), `results`, `runs` — their schemas and state transitions.
+
+Job states:  planned -> submitted -> succeeded | failed | expired | unknown
+A `submitted` row is written (committed) before its results are awaited; on resume, unexpired `submitted`
+jobs are polled, never resubmitted. `failed`, `expired` and `unknown` (the submit's outcome was lost)
+batches are submitted again, up to `MAX_ATTEMPTS` times, after which their documents get error rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pyspark.sql.types import (
+    ArrayType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ctc_spark.tables import TableLocation
+
+__all__ = [
+    "CLASSES_VIEW_SQL",
+    "JOBS",
+    "JOBS_SCHEMA",
+    "MAX_ATTEMPTS",
+    "OPEN",
+    "RESULTS",
+    "RESULTS_SCHEMA",
+    "RUNS",
+    "RUNS_SCHEMA",
+    "RETRYABLE",
+    "classes_query",
+    "ensure_engine_tables",
+    "is_resumable",
+]
+
+JOBS, RESULTS, RUNS = "jobs", "results", "runs"
+MAX_ATTEMPTS = 3
+OPEN = "submitted"
+RETRYABLE = frozenset({"failed", "expired", "unknown", "planned"})
+
+_CLASS = StructType([StructField("category", StringType()), StructField("confidence", DoubleType())])
+
+JOBS_SCHEMA = StructType(
+    [
+        StructField("batch_id", StringType(), False),
+        StructField("run_id", StringType()),
+        StructField("project_name", StringType()),
+        StructField("deployment_name", StringType()),
+        StructField("kind", StringType()),
+        StructField("doc_ids", ArrayType(StringType())),
+        StructField("text_sha256s", ArrayType(StringType())),
+        StructField("n_chars", LongType()),
+        StructField("resource", StringType()),
+        StructField("job_id", StringType()),
+        StructField("operation_location", StringType()),
+        StructField("submitted_at", TimestampType()),
+        StructField("expires_at", TimestampType()),
+        StructField("status", StringType()),
+        StructField("attempts", IntegerType()),
+        StructField("last_error", StringType()),
+        StructField("updated_at", TimestampType()),
+    ]
+)
+
+RESULTS_SCHEMA = StructType(
+    [
+        StructField("doc_id", StringType(), False),
+        StructField("category", StringType()),
+        StructField("confidence", DoubleType()),
+        StructField("classes", ArrayType(_CLASS)),
+        StructField("error_code", StringType()),
+        StructField("error_message", StringType()),
+        StructField("project_name", StringType(), False),
+        StructField("deployment_name", StringType(), False),
+        StructField("kind", StringType()),
+        StructField("api_version", StringType()),
+        StructField("job_id", StringType()),
+        StructField("run_id", StringType()),
+        StructField("text_sha256", StringType()),
+        StructField("classified_at", TimestampType()),
+    ]
+)
+
+RUNS_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("status", StringType()),
+        StructField("project_name", StringType()),
+        StructField("deployment_name", StringType()),
+        StructField("kind", StringType()),
+        StructField("config", StringType()),
+        StructField("started_at", TimestampType()),
+        StructField("finished_at", TimestampType()),
+        StructField("duration_seconds", DoubleType()),
+        StructField("input_docs", LongType()),
+        StructField("skipped_docs", LongType()),
+        StructField("succeeded_docs", LongType()),
+        StructField("errored_docs", LongType()),
+        StructField("submits", LongType()),
+        StructField("polls", LongType()),
+        StructField("throttled", LongType()),
+        StructField("retries", LongType()),
+        StructField("resubmitted_batches", LongType()),
+        StructField("text_records", LongType()),
+        StructField("error", StringType()),
+    ]
+)
+
+# One row per (document, class): what SQL users want for class counts and confidence histograms.
+CLASSES_VIEW_SQL = """
+SELECT r.doc_id, r.project_name, r.deployment_name, r.run_id, r.job_id,
+       c.category, c.confidence, c.category = r.category AS is_top
+FROM {results} r
+LATERAL VIEW explode(r.classes) e AS c
+WHERE r.error_code IS NULL
+"""
+
+
+def classes_query(results_table: str) -> str:
+    """The SQL that explodes `classes` into one row per (document, class)."""
+    return CLASSES_VIEW_SQL.format(results=results_table).strip()
+
+
+def is_resumable(status: str | None, expires_at: datetime | None, now: datetime) -> bool:
+    """True for a committed job that should be polled, not resubmitted."""
+    return status == OPEN and (expires_at is None or expires_at > now)
+
+
+def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> None:
+    """Create `jobs`, `results` and `runs` (idempotent) and the `result_classes` view for metastore schemas."""
+    from ctc_spark.tables import ensure_table
+
+    ensure_table(spark, location, JOBS, JOBS_SCHEMA)
+    ensure_table(spark, location, RESULTS, RESULTS_SCHEMA)
+    ensure_table(spark, location, RUNS, RUNS_SCHEMA)
+    if location.is_metastore:
+        view = ".".join((location.root, "result_classes"))
+        spark.sql(f"CREATE OR REPLACE VIEW {view} AS {classes_query(location.name(RESULTS))}")
