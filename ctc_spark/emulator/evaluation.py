@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 __all__ = [
     "ClassCounts",
+    "Kind",
     "class_counts",
     "confusion_matrix",
     "document_results",

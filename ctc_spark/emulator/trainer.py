@@ -13,7 +13,7 @@ from typing import Any
 
 from ctc_spark.emulator.authoring_jobs import TERMINAL, JobBook, iso
 from ctc_spark.emulator.authoring_projects import KINDS, TRAINING_CONFIG_VERSIONS, ProjectBook
-from ctc_spark.emulator.evaluation import document_results, evaluation_summary
+from ctc_spark.emulator.evaluation import Kind, document_results, evaluation_summary
 from ctc_spark.emulator.storage import BlobDocuments
 
 __all__ = ["CANCELLED_STATUS", "Trainer", "split_documents"]
@@ -152,7 +152,7 @@ class Trainer:
         cancel: threading.Event,
         started: float,
     ) -> None:
-        name, kind = str(project["projectName"]), KINDS[str(assets["projectKind"])]
+        name, kind = str(project["projectName"]), _kind(str(assets["projectKind"]))
         start_iso = iso(self._jobs.now())
 
         def running(job: dict[str, Any]) -> None:
@@ -284,6 +284,10 @@ def _fail(code: str, message: str, *, cancelled: bool = False) -> Any:
                     status["status"] = "cancelled" if cancelled else "failed"
 
     return apply
+
+
+def _kind(project_kind: str) -> Kind:
+    return "multi" if KINDS[project_kind] == "multi" else "single"
 
 
 def _expiry(version: str) -> str:
