@@ -29,16 +29,17 @@ from ctc_spark.planning import (
     prevalidation_errors,
 )
 from ctc_spark.tables import TableLocation, merge_rows, read_table
-from ctc_spark.throttle import task_share
+from ctc_spark.throttle import SAFETY, task_share
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["RunSummary", "classify", "run_classification"]
+__all__ = ["RunSummary", "classify", "run_classification", "wave_size"]
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["single", "multi"]
+_STAGE_SECONDS = 60.0
 
 
 @dataclass
@@ -178,9 +179,9 @@ def _done(run: _Run) -> DataFrame:
     from pyspark.sql import functions as F
 
     results = read_table(run.spark, run.tables, ledger.RESULTS)  # type: ignore[arg-type]
-    return results.filter(
-        (F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment)
-    ).select("doc_id", "text_sha256")
+    return results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment)).select(
+        "doc_id", "text_sha256"
+    )
 
 
 def _open_jobs(run: _Run, valid: DataFrame) -> DataFrame:
@@ -190,7 +191,7 @@ def _open_jobs(run: _Run, valid: DataFrame) -> DataFrame:
     jobs = read_table(run.spark, run.tables, ledger.JOBS).filter(  # type: ignore[arg-type]
         (F.col("project_name") == run.project)
         & (F.col("deployment_name") == run.deployment)
-        & (F.col("status") == ledger.OPEN)
+        & F.col("status").isin(*ledger.POLLABLE)
         & (F.col("expires_at") > F.current_timestamp())
     )
     exploded = jobs.select("batch_id", F.explode("doc_ids").alias("doc_id"))
@@ -226,15 +227,25 @@ def _plan(run: _Run) -> ExecutorPlan:
         language=run.settings.batch.language,
         show_stats=run.settings.batch.show_stats,
         logging_opt_out=run.settings.batch.logging_opt_out,
-        poll_deadline_seconds=run.settings.batch.job_deadline_seconds,
+        job_deadline_seconds=run.settings.batch.job_deadline_seconds,
     )
+
+
+def wave_size(calls_per_minute: int, max_jobs: int, *, stage_seconds: float = _STAGE_SECONDS) -> int:
+    """Jobs per wave: about `stage_seconds` of quota (two calls a job), capped by the configured maximum.
+
+    Longer stages hide the commit between stages; the cap bounds what a crash can make us redo.
+    """
+    return max(1, min(max_jobs, int(calls_per_minute * SAFETY / 60.0 * stage_seconds / 2)))
 
 
 def _waves(run: _Run, docs: DataFrame, batches: DataFrame, new_ids: list[str], resumed: list[dict[str, object]],
            total: int) -> None:  # fmt: skip
     from ctc_spark.waves import WaveRunner
 
-    WaveRunner(run, docs, batches, _plan(run), total).run(new_ids, resumed)
+    quota = sum(r.calls_per_minute for r in run.settings.service.resources)
+    size = wave_size(quota, run.settings.batch.wave_jobs)
+    WaveRunner(run, docs, batches, _plan(run), total, size).run(new_ids, resumed)
 
 
 def _merge_results(run: _Run, rows: DataFrame, *, job_id: str | None) -> None:
@@ -310,4 +321,3 @@ def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
     )  # fmt: skip
     frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)  # type: ignore[attr-defined]
     merge_rows(run.spark, run.tables, ledger.RUNS, frame, ["run_id"])  # type: ignore[arg-type]
-

@@ -1,9 +1,11 @@
 """The engine's Delta tables — `jobs` (the ledger), `results`, `runs` — their schemas and state transitions.
 
-Job states:  planned -> submitted -> succeeded | failed | expired | unknown
-A `submitted` row is written (committed) before its results are awaited; on resume, unexpired `submitted`
-jobs are polled, never resubmitted. `failed`, `expired` and `unknown` (the submit's outcome was lost)
-batches are submitted again, up to `MAX_ATTEMPTS` times, after which their documents get error rows.
+Job states:  submitted -> succeeded | failed | expired;  a submit ends submitted | unknown | failed | rejected.
+A `submitted` row is written (committed) before its results are awaited. On resume, unexpired `submitted`
+jobs, and `succeeded` jobs whose documents still lack a result row (a crash between the two commits), are
+polled, never resubmitted. `failed`, `expired` and `unknown` (the submit's answer was lost, so the service
+may have billed it) batches are submitted again, up to `MAX_ATTEMPTS` times, after which their documents get
+error rows; `rejected` batches (a 400 for the request) get error rows at once.
 """
 
 from __future__ import annotations
@@ -33,20 +35,27 @@ __all__ = [
     "JOBS_SCHEMA",
     "MAX_ATTEMPTS",
     "OPEN",
+    "POLLABLE",
     "RESULTS",
     "RESULTS_SCHEMA",
+    "RETRYABLE",
     "RUNS",
     "RUNS_SCHEMA",
-    "RETRYABLE",
+    "TERMINAL_ERRORS",
     "classes_query",
     "ensure_engine_tables",
     "is_resumable",
+    "next_status",
 ]
 
 JOBS, RESULTS, RUNS = "jobs", "results", "runs"
 MAX_ATTEMPTS = 3
 OPEN = "submitted"
-RETRYABLE = frozenset({"failed", "expired", "unknown", "planned"})
+POLLABLE = ("submitted", "succeeded")
+RETRYABLE = frozenset({"failed", "expired", "unknown"})
+# The error code a document gets when its batch gives up in that state.
+TERMINAL_ERRORS = {"rejected": "RequestRejected", "failed": "JobFailed", "expired": "JobExpired",
+                   "unknown": "SubmitOutcomeUnknown"}  # fmt: skip
 
 _CLASS = StructType([StructField("category", StringType()), StructField("confidence", DoubleType())])
 
@@ -133,7 +142,20 @@ def classes_query(results_table: str) -> str:
 
 def is_resumable(status: str | None, expires_at: datetime | None, now: datetime) -> bool:
     """True for a committed job that should be polled, not resubmitted."""
-    return status == OPEN and (expires_at is None or expires_at > now)
+    return status in POLLABLE and (expires_at is None or expires_at > now)
+
+
+def next_status(status: str, attempts: int, *, max_attempts: int = MAX_ATTEMPTS) -> str:
+    """What the driver does with a batch after a stage: `poll`, `retry`, `error` (terminal rows) or `done`."""
+    if status == OPEN or status == "open":
+        return "poll"
+    if status in RETRYABLE:
+        return "retry" if attempts < max_attempts else "error"
+    if status == "rejected":
+        return "error"
+    if status == "succeeded":
+        return "done"
+    raise ValueError(f"unknown job status {status!r}")
 
 
 def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> None:
