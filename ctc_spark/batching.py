@@ -107,7 +107,8 @@ def job_rows_to_docs(job: Any, doc_ids: Sequence[str], sha256s: Sequence[str]) -
     by_pos = {d.id: d for d in job.documents}
     out: list[dict[str, Any]] = []
     for pos, (doc_id, sha) in enumerate(zip(doc_ids, sha256s, strict=True)):
-        base = {"row_type": "doc", "batch_id": None, "doc_id": doc_id, "text_sha256": sha, "job_id": job.job_id}
+        base = {"row_type": "doc", "batch_id": None, "doc_id": doc_id, "text_sha256": sha, "job_id": job.job_id,
+                "category": None, "confidence": None, "error_code": None, "error_message": None}  # fmt: skip
         doc = by_pos.get(str(pos))
         if doc is None:
             out.append({**base, "error_code": ERR_MISSING_RESULT, "error_message": "no result for this document",
