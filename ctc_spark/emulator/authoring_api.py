@@ -100,7 +100,7 @@ class AuthoringService:
             registry.delete_model(name, model["label"])
         self.projects.delete(name)
         self.jobs.drop_project(name)
-        record = self.jobs.create("delete-project", name, "/global/deletion-jobs", status="succeeded")
+        record = self.jobs.create("delete-project", name, "/projects/global/deletion-jobs", status="succeeded")
         return self.accepted(request, record)
 
     # -- import / export -------------------------------------------------------------------------------------
@@ -370,12 +370,12 @@ def routes(ctx: Any) -> list[Route]:
     p = "/projects/{project}"
     table: list[tuple[str, str, Handler]] = [
         ("/projects", "GET", s.list_projects),
+        ("/projects/global/deletion-jobs/{job}", "GET", lambda r, b: s.job(r, "delete-project", global_=True)),
+        ("/projects/global/training-config-versions", "GET", s.training_config_versions),
+        ("/projects/global/languages", "GET", s.languages),
         (p, "PATCH", s.patch_project),
         (p, "GET", s.get_project),
         (p, "DELETE", s.delete_project),
-        ("/global/deletion-jobs/{job}", "GET", lambda r, b: s.job(r, "delete-project", global_=True)),
-        ("/global/training-config-versions", "GET", s.training_config_versions),
-        ("/global/languages", "GET", s.languages),
         (f"{p}/:import", "POST", s.import_project),
         (f"{p}/import/jobs/{{job}}", "GET", lambda r, b: s.job(r, "import")),
         (f"{p}/:export", "POST", s.export_project),

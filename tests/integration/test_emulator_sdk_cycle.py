@@ -1,0 +1,200 @@
+"""The official Azure SDKs drive a full custom text classification cycle against the emulator, unmodified.
+
+create project -> upload .txt blobs to Azurite -> import -> train -> evaluation -> deploy -> classify -> delete,
+for a single-label and a multi-label project, with azure-ai-textanalytics-authoring 1.0.0b1 and
+azure-ai-textanalytics 5.4.0.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+AUTHORING_API = "2025-05-15-preview"
+POLL = 0.05
+VOCAB = {
+    "Billing": "invoice payment refund charge billing card receipt overdue fee subscription",
+    "Shipping": "parcel courier delivery tracking shipment truck warehouse dispatch arrival package",
+    "Account": "password login username profile signin locked reset email verification settings",
+}
+FILLER = [
+    "the",
+    "a",
+    "we",
+    "our",
+    "please",
+    "today",
+    "hello",
+    "thanks",
+    "team",
+    "regarding",
+    "about",
+    "still",
+    "yesterday",
+    "your",
+    "my",
+]
+
+
+def learnable_corpus(kind: str, n_per_class: int = 14, seed: int = 7) -> list[tuple[str, str, list[str]]]:
+    """(blob name, text, labels): each class has its own vocabulary; multi-label docs mix two classes' words."""
+    rng = random.Random(seed)
+    classes = sorted(VOCAB)
+    docs: list[tuple[str, str, list[str]]] = []
+    for i in range(n_per_class * len(classes)):
+        labels = [classes[i % len(classes)]]
+        if kind == "multi" and i % 3 == 0:
+            labels.append(classes[(i + 1) % len(classes)])
+        words = [w for label in labels for w in rng.sample(VOCAB[label].split(), 5)]
+        words += rng.sample(FILLER, 6)
+        rng.shuffle(words)
+        docs.append((f"doc{i:03d}.txt", " ".join(words), sorted(labels)))
+    return docs
+
+
+def upload(connection_string: str, container: str, docs: list[tuple[str, str, list[str]]]) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(connection_string)
+    client = service.create_container(container)
+    for name, text, _ in docs:
+        client.upload_blob(name, text.encode("utf-8"))
+
+
+def exported_project(kind: str, project: str, container: str, docs: list[tuple[str, str, list[str]]]) -> dict:
+    project_kind = "CustomSingleLabelClassification" if kind == "single" else "CustomMultiLabelClassification"
+    documents: list[dict[str, Any]] = []
+    for name, _, labels in docs:
+        doc: dict[str, Any] = {"location": name, "language": "en", "dataset": "Train"}
+        if kind == "single":
+            doc["class"] = {"category": labels[0]}
+        else:
+            doc["classes"] = [{"category": label} for label in labels]
+        documents.append(doc)
+    return {
+        "projectFileVersion": "2022-05-01",
+        "stringIndexType": "Utf16CodeUnit",
+        "metadata": {
+            "projectKind": project_kind,
+            "storageInputContainerName": container,
+            "projectName": project,
+            "language": "en",
+            "multilingual": False,
+        },
+        "assets": {
+            "projectKind": project_kind,
+            "classes": [{"category": c} for c in sorted(VOCAB)],
+            "documents": documents,
+        },
+    }
+
+
+def authoring_cycle(endpoint: str, key: str, connection_string: str, kind: str) -> dict[str, Any]:
+    """Run create -> upload -> import -> train -> evaluate -> deploy with the authoring SDK; returns what it saw."""
+    from azure.ai.textanalytics.authoring import TextAuthoringClient, TextAuthoringProjectClient
+    from azure.core.credentials import AzureKeyCredential
+
+    project = f"sdk-{kind}-{uuid.uuid4().hex[:8]}"
+    container = f"c{uuid.uuid4().hex[:12]}"
+    docs = learnable_corpus(kind)
+    credential = AzureKeyCredential(key)
+    client = TextAuthoringClient(endpoint, credential, api_version=AUTHORING_API)
+    project_kind = "CustomSingleLabelClassification" if kind == "single" else "CustomMultiLabelClassification"
+    created = client.create_project(
+        project,
+        {"projectKind": project_kind, "storageInputContainerName": container, "language": "en"},
+    )
+    upload(connection_string, container, docs)
+    pc = TextAuthoringProjectClient(endpoint, credential, project_name=project, api_version=AUTHORING_API)
+    pc.project.begin_import(exported_project(kind, project, container, docs), polling_interval=POLL).result()
+    versions = list(client.list_training_config_versions(project_kind=project_kind))
+    trained = pc.project.begin_train(
+        {
+            "modelLabel": "m1",
+            "trainingConfigVersion": "latest",
+            "evaluationOptions": {"kind": "percentage", "trainingSplitPercentage": 75, "testingSplitPercentage": 25},
+        },
+        polling_interval=POLL,
+    ).result()
+    models = list(pc.project.list_trained_models())
+    summary = pc.trained_model.get_model_evaluation_summary("m1")
+    results = list(pc.trained_model.list_model_evaluation_results("m1", string_index_type="Utf16CodeUnit"))
+    pc.deployment.begin_deploy_project("prod", {"trainedModelLabel": "m1"}, polling_interval=POLL).result()
+    deployment = pc.deployment.get_deployment("prod")
+    return {
+        "project": project,
+        "created": created,
+        "versions": versions,
+        "trained": trained,
+        "models": models,
+        "summary": summary,
+        "results": results,
+        "deployment": deployment,
+        "docs": docs,
+        "client": client,
+    }
+
+
+def classify(endpoint: str, key: str, kind: str, project: str, texts: list[str]) -> list[list[str]]:
+    from azure.ai.textanalytics import TextAnalyticsClient
+    from azure.core.credentials import AzureKeyCredential
+
+    client = TextAnalyticsClient(endpoint, AzureKeyCredential(key))
+    begin = client.begin_single_label_classify if kind == "single" else client.begin_multi_label_classify
+    out: list[list[str]] = []
+    for start in range(0, len(texts), 25):
+        poller = begin(texts[start : start + 25], project_name=project, deployment_name="prod", polling_interval=POLL)
+        for doc in poller.result():
+            assert not doc.is_error, doc
+            out.append(sorted(c.category for c in doc.classifications))
+    return out
+
+
+def fresh_texts(kind: str) -> tuple[list[str], list[list[str]]]:
+    docs = learnable_corpus(kind, n_per_class=6, seed=99)
+    return [text for _, text, _ in docs], [labels for _, _, labels in docs]
+
+
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_official_sdks_drive_a_full_cycle(make_emulator: Any, azurite: Any, kind: str) -> None:
+    server = make_emulator(training_seconds=0.5)
+    seen = authoring_cycle(server.endpoint, server.key, azurite.connection_string, kind)
+    project_kind = "CustomSingleLabelClassification" if kind == "single" else "CustomMultiLabelClassification"
+
+    assert seen["created"].project_kind == project_kind
+    assert seen["versions"][0].training_config_version
+    assert seen["trained"].model_label == "m1"
+    assert [m.label for m in seen["models"]] == ["m1"]
+    summary = seen["summary"]
+    if kind == "single":
+        evaluation = summary.custom_single_label_classification_evaluation
+        assert set(evaluation.confusion_matrix) == set(VOCAB)
+    else:
+        evaluation = summary.custom_multi_label_classification_evaluation
+    assert set(evaluation.classes) == set(VOCAB)
+    assert evaluation.micro_f1 > 0.6  # chance is about 1/3
+    # 25% of 42 Train documents, stratified, are held out: that is what the per-document results cover.
+    assert 8 <= len(seen["results"]) <= 13
+    assert all(r.location.endswith(".txt") for r in seen["results"])
+    assert seen["deployment"].deployment_name == "prod"
+    assert seen["deployment"].model_id == seen["models"][0].model_id
+
+    texts, expected = fresh_texts(kind)
+    predicted = classify(server.endpoint, server.key, kind, seen["project"], texts)
+    if kind == "single":
+        accuracy = sum(p == e for p, e in zip(predicted, expected, strict=True)) / len(expected)
+        assert accuracy > 0.7
+    else:
+        hits = sum(len(set(p) & set(e)) for p, e in zip(predicted, expected, strict=True))
+        assert hits / sum(len(e) for e in expected) > 0.6
+
+    seen["client"].begin_delete_project(seen["project"], polling_interval=POLL).result()
+    from azure.core.exceptions import ResourceNotFoundError
+
+    with pytest.raises(ResourceNotFoundError):
+        seen["client"].get_project(seen["project"])
