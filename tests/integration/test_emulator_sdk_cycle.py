@@ -198,3 +198,28 @@ def test_official_sdks_drive_a_full_cycle(make_emulator: Any, azurite: Any, kind
 
     with pytest.raises(ResourceNotFoundError):
         seen["client"].get_project(seen["project"])
+
+
+def test_sdk_gets_conflict_for_a_second_training_job_and_cancel_terminates(make_emulator: Any, azurite: Any) -> None:
+    from azure.ai.textanalytics.authoring import TextAuthoringProjectClient
+    from azure.core.credentials import AzureKeyCredential
+    from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+    server = make_emulator(training_seconds=60)
+    project, container = f"sdk-cancel-{uuid.uuid4().hex[:6]}", f"c{uuid.uuid4().hex[:12]}"
+    docs = learnable_corpus("single")
+    upload(azurite.connection_string, container, docs)
+    pc = TextAuthoringProjectClient(
+        server.endpoint, AzureKeyCredential(server.key), project_name=project, api_version=AUTHORING_API
+    )
+    pc.project.begin_import(exported_project("single", project, container, docs), polling_interval=POLL).result()
+    training = pc.project.begin_train({"modelLabel": "m1"}, polling_interval=POLL)
+    with pytest.raises(ResourceExistsError):
+        pc.project.begin_train({"modelLabel": "m2"}, polling_interval=POLL)
+    (job,) = list(pc.project.list_training_jobs())
+    # A cancelled job ends `failed` (OperationCancelled) so SDK pollers stop instead of polling `cancelled` forever.
+    with pytest.raises(HttpResponseError, match="OperationCancelled"):
+        pc.project.begin_cancel_training_job(job.job_id, polling_interval=POLL).result()
+    with pytest.raises(HttpResponseError, match="OperationCancelled"):
+        training.result()
+    assert list(pc.project.list_trained_models()) == []
