@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["JOB_TTL", "TERMINAL", "JobBook", "iso", "new_job_id"]
+__all__ = ["JOB_TTL", "TERMINAL", "JobBook", "StoreView", "iso", "new_job_id"]
 
 JOB_TTL = timedelta(days=7)
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "partiallyCompleted"})
@@ -31,7 +32,7 @@ class JobBook:
     """Creates, updates and lists job envelopes; a record is `{kind, project, path, job}` (path below the API root)."""
 
     def __init__(self, store: Any, clock: Callable[[], float]) -> None:
-        self._store = store
+        self._store = store if isinstance(store, StoreView) else StoreView(store)
         self._clock = clock
         self._lock = threading.RLock()
 
@@ -96,19 +97,63 @@ class JobBook:
                     _store_delete(self._store, _NAMESPACE, record["job"]["jobId"])
 
 
-# Adapters over EMU-CORE's Store so this module survives small naming differences.
-def _store_put(store: Any, namespace: str, key: str, value: dict[str, Any]) -> None:
+class StoreView:
+    """JSON records in EMU-CORE's Store under one API (get/put/delete/items), whatever its exact method names."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._put = _method(store, "put", "put_json", "set", "write")
+        self._get = _method(store, "get", "get_json", "read")
+        self._delete = _method(store, "delete", "remove")
+        self._items = _method(store, "items", "list", "scan", "all")
+
+    def put(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        self._put(namespace, key, value)
+
+    def get(self, namespace: str, key: str) -> dict[str, Any] | None:
+        value = self._get(namespace, key)
+        if isinstance(value, (bytes, str)):
+            value = json.loads(value)
+        return dict(value) if value is not None else None
+
+    def delete(self, namespace: str, key: str) -> None:
+        self._delete(namespace, key)
+
+    def items(self, namespace: str) -> list[tuple[str, dict[str, Any]]]:
+        found = self._items(namespace)
+        pairs = found.items() if isinstance(found, dict) else found
+        out: list[tuple[str, dict[str, Any]]] = []
+        for pair in pairs:
+            if isinstance(pair, tuple) and len(pair) == 2:
+                key, value = pair
+            else:  # a bare key
+                key, value = pair, self.get(namespace, str(pair))
+            if isinstance(value, (bytes, str)):
+                value = json.loads(value)
+            if value is not None:
+                out.append((str(key), dict(value)))
+        return out
+
+
+def _method(store: Any, *names: str) -> Callable[..., Any]:
+    for name in names:
+        found = getattr(store, name, None)
+        if callable(found):
+            return found  # type: ignore[no-any-return]
+    raise TypeError(f"the emulator Store has none of the methods {names}")
+
+
+def _store_put(store: StoreView, namespace: str, key: str, value: dict[str, Any]) -> None:
     store.put(namespace, key, value)
 
 
-def _store_get(store: Any, namespace: str, key: str) -> dict[str, Any] | None:
-    value = store.get(namespace, key)
-    return dict(value) if value is not None else None
+def _store_get(store: StoreView, namespace: str, key: str) -> dict[str, Any] | None:
+    return store.get(namespace, key)
 
 
-def _store_delete(store: Any, namespace: str, key: str) -> None:
+def _store_delete(store: StoreView, namespace: str, key: str) -> None:
     store.delete(namespace, key)
 
 
-def _store_values(store: Any, namespace: str) -> list[dict[str, Any]]:
-    return [dict(v) for _, v in store.items(namespace)]
+def _store_values(store: StoreView, namespace: str) -> list[dict[str, Any]]:
+    return [v for _, v in store.items(namespace)]
