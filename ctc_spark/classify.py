@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark import ledger
 from ctc_spark.config import Settings
@@ -39,7 +39,7 @@ __all__ = ["RunSummary", "classify", "run_classification", "wave_size"]
 log = logging.getLogger(__name__)
 
 Kind = Literal["single", "multi"]
-_STAGE_SECONDS = 60.0
+_STAGE_SECONDS = 90.0
 
 
 @dataclass
@@ -60,6 +60,7 @@ class RunSummary:
     text_records: int = 0
     waves: int = 0
     duration_seconds: float = 0.0
+    service_seconds: float = 0.0  # first stage start to last results commit: the quota-bound phase
     errors_by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -73,6 +74,7 @@ class _Run:
     kind: Kind
     summary: RunSummary
     progress: Callable[[str], None]
+    client_factory: Callable[..., Any] | None = None
     started: float = field(default_factory=time.monotonic)
 
 
@@ -90,6 +92,7 @@ def run_classification(
     text_col: str = "text",
     source: str = "input",
     progress: Callable[[str], None] | None = None,
+    client_factory: Callable[..., Any] | None = None,
 ) -> RunSummary:
     """Classify every document in `df` into the tables at `tables`; returns the reconciled run summary.
 
@@ -97,11 +100,13 @@ def run_classification(
         InputError: a column is missing, or ids are null or duplicated.
         ReconciliationError: some input document has no terminal row at the end.
         CTCError: the service refused the credentials or the project/deployment.
+
+    `client_factory` replaces the real service client on executors (see `ExecutorPlan`); tests only.
     """
     location = tables if isinstance(tables, TableLocation) else TableLocation.parse(tables)
     spark = df.sparkSession
     run = _Run(spark, settings, location, project, deployment, kind, RunSummary(run_id or _new_run_id()),
-               progress or (lambda msg: log.info("%s", msg)))  # fmt: skip
+               progress or (lambda msg: log.info("%s", msg)), client_factory)  # fmt: skip
     ledger.ensure_engine_tables(spark, location)
     _record_run(run, "running")
     try:
@@ -146,33 +151,36 @@ def _new_run_id() -> str:
 
 def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> None:
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     batch = run.settings.batch
+    t0 = time.monotonic()
     docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source).persist(StorageLevel.MEMORY_AND_DISK)
     check_unique_ids(docs, source=source)
     s = run.summary
     s.input_docs = docs.count()
-    pending = docs if force else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")
-    pending = pending.persist(StorageLevel.MEMORY_AND_DISK)
+    # Checkpoints freeze the plan: our own MERGEs into `results` would otherwise re-run these joins mid-run.
+    pending = (docs if force else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")).localCheckpoint()
     s.skipped_docs = s.input_docs - pending.count()
-    invalid = prevalidation_errors(pending, batch.max_chars_per_document)
-    _merge_results(run, invalid.select("doc_id", "text_sha256", "error_code", "error_message"), job_id=None)
+    invalid = prevalidation_errors(pending, batch.max_chars_per_document).localCheckpoint()
     valid = pending.join(invalid.select("doc_id"), "doc_id", "left_anti")
-    open_jobs = _open_jobs(run, valid)
-    covered = open_jobs.select(F.explode("doc_ids").alias("doc_id"))
-    to_pack = valid.join(covered, "doc_id", "left_anti")
-    batches = _pack(run, to_pack).persist(StorageLevel.MEMORY_AND_DISK)
+    resumed = [r.asDict() for r in _open_jobs(run, valid).collect()]
+    covered = run.spark.createDataFrame(  # type: ignore[attr-defined]
+        [(d,) for r in resumed for d in r["doc_ids"]], "doc_id STRING"
+    )
+    batches = _pack(run, valid.join(covered, "doc_id", "left_anti")).localCheckpoint()
     new_ids = [r.batch_id for r in batches.select("batch_id").orderBy("batch_id").collect()]
-    resumed = [r.asDict() for r in open_jobs.collect()]
+    if invalid.limit(1).count():
+        _merge_results(run, invalid.select("doc_id", "text_sha256", "error_code", "error_message"), job_id=None)
     s.resumed_jobs = len(resumed)
     total_to_do = s.input_docs - s.skipped_docs
+    log.info("planned run %s in %.1fs", s.run_id, time.monotonic() - t0)
     run.progress(f"run {s.run_id}: {s.input_docs} documents, {s.skipped_docs} already done, "
                  f"{len(new_ids)} new batches, {len(resumed)} open jobs to resume")  # fmt: skip
     _waves(run, docs, batches, new_ids, resumed, total_to_do)
-    _finish(run, docs, valid)
-    for frame in (batches, pending, docs):
-        frame.unpersist()
+    t1 = time.monotonic()
+    _finish(run, docs)
+    log.info("reconciled run %s in %.1fs", s.run_id, time.monotonic() - t1)
+    docs.unpersist()
 
 
 def _done(run: _Run) -> DataFrame:
@@ -228,6 +236,7 @@ def _plan(run: _Run) -> ExecutorPlan:
         show_stats=run.settings.batch.show_stats,
         logging_opt_out=run.settings.batch.logging_opt_out,
         job_deadline_seconds=run.settings.batch.job_deadline_seconds,
+        client_factory=run.client_factory,
     )
 
 
@@ -274,7 +283,7 @@ def _merge_results(run: _Run, rows: DataFrame, *, job_id: str | None) -> None:
     merge_rows(run.spark, run.tables, ledger.RESULTS, full, ["doc_id", "project_name", "deployment_name"])  # type: ignore[arg-type]
 
 
-def _finish(run: _Run, docs: DataFrame, valid: DataFrame) -> None:
+def _finish(run: _Run, docs: DataFrame) -> None:
     """Count this run's terminal rows and check that every input document has exactly one."""
     from pyspark.sql import functions as F
 
@@ -287,7 +296,7 @@ def _finish(run: _Run, docs: DataFrame, valid: DataFrame) -> None:
     s.succeeded_docs = int(counts.pop(None, 0))
     s.errored_docs = int(sum(counts.values()))
     s.errors_by_code = {str(k): int(v) for k, v in counts.items()}
-    billed = mine.filter(F.col("error_code").isNull()).join(valid.select("doc_id", "text"), "doc_id")
+    billed = mine.filter(F.col("error_code").isNull()).join(docs.select("doc_id", "text"), "doc_id")
     s.text_records = int(billed.select(F.sum(F.greatest(F.lit(1), F.ceil(F.length("text") / 1000)))).first()[0] or 0)
     covered = docs.join(results, ["doc_id", "text_sha256"], "left_semi").count()
     if covered != s.input_docs or s.skipped_docs + s.succeeded_docs + s.errored_docs != s.input_docs:

@@ -8,6 +8,7 @@ before anything waits for them) and hands the polled documents to a background t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["WaveRunner", "next_latency"]
 
+log = logging.getLogger(__name__)
+
 _JOB_FIELDS = [f.name for f in ledger.JOBS_SCHEMA.fields]
 _DOC_COLS = ["doc_id", "text_sha256", "category", "confidence", "classes", "error_code", "error_message", "job_id"]
 
@@ -48,7 +51,7 @@ class WaveRunner:
     def __init__(
         self, run: _Run, docs: DataFrame, batches: DataFrame, plan: ExecutorPlan, total: int, wave_jobs: int
     ) -> None:
-        self.run = run
+        self.ctx = run
         self.spark: Any = run.spark
         self.docs = docs
         self.batches = batches
@@ -69,23 +72,30 @@ class WaveRunner:
             self.attempts[r["batch_id"]] = int(r.get("attempts") or 1)
         queue: deque[str] = deque(new_ids)
         retry: list[dict[str, Any]] = []
+        self.started = time.monotonic()
         try:
             while queue or retry or to_poll:
                 again = retry[: self.wave_jobs]
                 retry = retry[self.wave_jobs :]
-                fresh = [queue.popleft() for _ in range(min(len(queue), self.wave_jobs - len(again)))]
-                self.run.summary.waves += 1 if (fresh or again) else 0
-                self.run.summary.resubmitted_batches += len(again)
+                take = self.wave_jobs - len(again)
+                if len(queue) - take < self.wave_jobs // 10:
+                    take = len(queue)  # a small remainder rides along instead of costing a stage of its own
+                fresh = [queue.popleft() for _ in range(max(0, min(len(queue), take)))]
+                self.ctx.summary.waves += 1 if (fresh or again) else 0
+                self.ctx.summary.resubmitted_batches += len(again)
                 to_poll, more = self._stage(fresh, again, to_poll)
                 retry += more
         finally:
             self._join_merge()
+            self.ctx.summary.service_seconds = time.monotonic() - self.started
 
     # -- one stage ----------------------------------------------------------------------------------
     def _stage(
         self, fresh: list[str], again: list[dict[str, Any]], to_poll: list[dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        t0 = time.monotonic()
         table = self._execute(fresh, again, to_poll)
+        t1 = time.monotonic()
         kinds = table.column("row_type").to_pylist()
         rows = table.select(
             ["row_type", "batch_id", "status", "job_id", "operation_location", "submitted_at", "expires_at",
@@ -93,7 +103,7 @@ class WaveRunner:
              "throttled"]
         ).filter(_mask(kinds, {"job", "stats"})).to_pylist()  # fmt: skip
         jobs = [r for r in rows if r["row_type"] == "job"]
-        s = self.run.summary
+        s = self.ctx.summary
         for r in rows:
             if r["row_type"] == "stats":
                 s.submits += int(r["submits"] or 0)
@@ -105,6 +115,8 @@ class WaveRunner:
             if j["batch_id"] in submitted_ids:
                 self.attempts[j["batch_id"]] = self.attempts.get(j["batch_id"], 0) + 1
         self._merge_jobs(jobs)  # the commit: wave k+1's job ids are durable before anything polls them
+        log.info("stage: %d submits, %d polls ran in %.1fs; jobs committed in %.1fs", len(fresh) + len(again),
+                 len(to_poll), t1 - t0, time.monotonic() - t1)  # fmt: skip
         fatal = [j for j in jobs if j["status"] == "fatal"]
         if fatal:
             raise CTCError(f"the service refused the run: {fatal[0]['last_error']}")
@@ -174,10 +186,10 @@ class WaveRunner:
         if not jobs:
             return
         now = datetime.now(timezone.utc)
-        s = self.run.summary
+        s = self.ctx.summary
         rows = [
-            {"batch_id": j["batch_id"], "run_id": s.run_id, "project_name": self.run.project,
-             "deployment_name": self.run.deployment, "kind": self.run.kind, "doc_ids": list(j["doc_ids"]),
+            {"batch_id": j["batch_id"], "run_id": s.run_id, "project_name": self.ctx.project,
+             "deployment_name": self.ctx.deployment, "kind": self.ctx.kind, "doc_ids": list(j["doc_ids"]),
              "text_sha256s": list(j["text_sha256s"]), "n_chars": None, "resource": j["resource"],
              "job_id": j["job_id"], "operation_location": j["operation_location"],
              "submitted_at": _ts(j["submitted_at"]), "expires_at": _ts(j["expires_at"]),
@@ -186,7 +198,7 @@ class WaveRunner:
             for j in jobs
         ]  # fmt: skip
         frame = self.spark.createDataFrame([[r[k] for k in _JOB_FIELDS] for r in rows], ledger.JOBS_SCHEMA)
-        merge_rows(self.spark, self.run.tables, ledger.JOBS, frame, ["batch_id"])
+        merge_rows(self.spark, self.ctx.tables, ledger.JOBS, frame, ["batch_id"])
 
     def _merge_docs_async(self, docs: pa.Table, terminal: list[dict[str, Any]]) -> None:
         """MERGE this stage's documents in the background; the next stage runs meanwhile."""
@@ -212,7 +224,7 @@ class WaveRunner:
                         errors, "doc_id STRING, text_sha256 STRING, error_code STRING, error_message STRING, "
                         "job_id STRING"))  # fmt: skip
                 frame = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1], allowMissingColumns=True)
-                _merge_results(self.run, frame, job_id=None)
+                _merge_results(self.ctx, frame, job_id=None)
             except BaseException as exc:  # re-raised on the driver's thread by _join_merge
                 self._merge_error = exc
 
@@ -230,8 +242,8 @@ class WaveRunner:
     def _report(self) -> None:
         elapsed = max(1e-6, time.monotonic() - self.started)
         rate = self.done / elapsed * 60
-        s = self.run.summary
-        self.run.progress(
+        s = self.ctx.summary
+        self.ctx.progress(
             f"classified {self.done}/{self.total} documents ({rate:,.0f} docs/min); "
             f"calls: {s.submits} submits, {s.polls} polls, {s.throttled} throttled, {s.retries} retries"
         )

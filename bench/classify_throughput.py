@@ -1,0 +1,144 @@
+"""Throughput benchmark: a 50,000-document run against an emulator with a quota of N calls per minute.
+
+    .venv/bin/python bench/classify_throughput.py --cpm 1000 6000 --docs 50000
+
+The emulator runs in a separate process (bench/emulator_launcher.py) so its CPU does not hide in the
+driver's. The ideal is N x 25 / 2 documents per minute: every call allowed, 25 documents a job, one submit
+and one poll per job. Prints one Markdown table row per quota; paste them into bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from ctc_spark.classify import run_classification
+from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings, SparkSettings
+from ctc_spark.corpus import corpus_dataframe, generate_corpus
+from ctc_spark.spark import get_spark
+
+HERE = Path(__file__).resolve().parent
+
+
+def _machine() -> str:
+    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                  if ln.startswith("model name")), platform.processor())  # fmt: skip
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+
+
+def _launch(cpm: int, latency: str, work: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    ready = work / f"ready-{cpm}.json"
+    cmd = [sys.executable, str(HERE / "emulator_launcher.py"), "--cpm", str(cpm), "--ready-file", str(ready),
+           "--latency", latency]  # fmt: skip
+    proc = subprocess.Popen(cmd)
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the emulator launcher did not start (exit {proc.returncode})")
+        time.sleep(0.2)
+    time.sleep(0.1)
+    return proc, json.loads(ready.read_text())
+
+
+def _stats(endpoint: str) -> dict[str, int]:
+    return dict(httpx.get(f"{endpoint}/emulator/stats", timeout=10).json())
+
+
+def _naive(endpoint: str, key: str, cpm: int, texts: list[str], threads: int) -> tuple[float, int]:
+    """The naive baseline: per task, submit one request, poll it every second until done, then the next."""
+    from ctc_spark.service import AnalyzeDocument, RuntimeClient, is_terminal
+
+    service = ServiceSettings(resources=(ResourceSettings(endpoint, Secret(key), cpm),))
+    batches = [texts[i : i + 25] for i in range(0, len(texts), 25)]
+    calls = [0]
+
+    def worker(mine: list[list[str]]) -> None:
+        with RuntimeClient(service.primary, service) as client:
+            for batch in mine:
+                docs = [AnalyzeDocument(str(i), t) for i, t in enumerate(batch)]
+                job = client.submit(docs, project="bench", deployment="prod", kind="single")
+                calls[0] += 1
+                while True:
+                    time.sleep(1.0)
+                    calls[0] += 1
+                    if is_terminal(client.get_job(job.operation_location).status):
+                        break
+
+    start = time.monotonic()
+    pool = [threading.Thread(target=worker, args=(batches[i::threads],)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return len(texts) / (time.monotonic() - start) * 60, calls[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cpm", type=int, nargs="+", default=[1000, 6000])
+    parser.add_argument("--docs", type=int, default=50_000)
+    parser.add_argument("--latency", default="{}", help="emulator LatencyModel fields as JSON")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--baseline-docs", type=int, default=1000, help="0 skips the naive baseline")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ctc-bench-"))
+    spark = get_spark(SparkSettings(master=args.master, conf=(("spark.ui.enabled", "false"),
+                                                                ("spark.sql.shuffle.partitions", "2"))))  # fmt: skip
+    docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="bench")
+    corpus = str(work / "corpus")
+    corpus_dataframe(spark, docs, kind="single", labelled=False).write.parquet(corpus)
+    print(f"machine: {_machine()}; corpus: {args.docs} documents at {corpus}", flush=True)
+    rows = []
+    for cpm in args.cpm:
+        proc, target = _launch(cpm, args.latency, work)
+        try:
+            settings = Settings(
+                service=ServiceSettings(resources=(ResourceSettings(target["endpoint"], Secret(target["key"]), cpm),)),
+                batch=BatchSettings(),
+            )
+            before = _stats(target["endpoint"])
+            start = time.monotonic()
+            summary = run_classification(
+                spark.read.parquet(corpus), project="bench", deployment="prod", kind="single",
+                tables=str(work / f"tables-{cpm}"), settings=settings, run_id=f"bench-{cpm}",
+                progress=lambda msg: print(msg, flush=True),
+            )  # fmt: skip
+            wall = time.monotonic() - start
+            after = _stats(target["endpoint"])
+            jobs = after["jobs_submitted"] - before["jobs_submitted"]
+            calls = (after["submits"] - before["submits"]) + (after["polls"] - before["polls"])
+            ideal = cpm * 25 / 2
+            e2e = summary.succeeded_docs / wall * 60
+            service = summary.succeeded_docs / max(1e-9, summary.service_seconds) * 60
+            baseline = ""
+            if args.baseline_docs:
+                rate, _ = _naive(target["endpoint"], target["key"], cpm, [d.text for d in docs[: args.baseline_docs]],
+                                 threads=2)  # fmt: skip
+                baseline = f"{rate:,.0f} ({rate / ideal:.0%}); ours is {service / rate:.1f}x"
+            row = (f"| {cpm} | {args.docs:,} | {wall:.0f} s | {e2e:,.0f} | {e2e / ideal:.0%} | "
+                   f"{summary.service_seconds:.0f} s | {service:,.0f} | {service / ideal:.0%} | {calls / max(1, jobs):.2f} | "
+                   f"{after['throttled'] - before['throttled']} | {baseline} |")  # fmt: skip
+            print(row, flush=True)
+            rows.append(row)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print("\n| N (calls/min) | docs | wall | docs/min end-to-end | of ideal | classify phase | docs/min in phase "
+          "| of ideal | calls/job | 429s | naive baseline docs/min |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
