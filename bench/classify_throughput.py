@@ -124,17 +124,20 @@ def main() -> None:
             if args.baseline_docs:
                 rate, _ = _naive(target["endpoint"], target["key"], cpm, [d.text for d in docs[: args.baseline_docs]],
                                  threads=2)  # fmt: skip
-                baseline = f"{rate:,.0f} ({rate / ideal:.0%}); ours is {service / rate:.1f}x"
+                baseline = f"{rate:,.0f} ({rate / ideal:.0%}); ours: {service / rate:.1f}x"
             row = (f"| {cpm} | {args.docs:,} | {wall:.0f} s | {e2e:,.0f} | {e2e / ideal:.0%} | "
-                   f"{summary.service_seconds:.0f} s | {service:,.0f} | {service / ideal:.0%} | {calls / max(1, jobs):.2f} | "
+                   f"{summary.service_seconds:.0f} s | {service:,.0f} | {service / ideal:.0%} | "
+                   f"{calls / max(1, jobs):.2f} | "
                    f"{after['throttled'] - before['throttled']} | {baseline} |")  # fmt: skip
             print(row, flush=True)
             rows.append(row)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    print("\n| N (calls/min) | docs | wall | docs/min end-to-end | of ideal | classify phase | docs/min in phase "
-          "| of ideal | calls/job | 429s | naive baseline docs/min |")
+    print(
+        "\n| N (calls/min) | docs | wall | docs/min end-to-end | of ideal | classify phase | docs/min in phase "
+        "| of ideal | calls/job | 429s | naive baseline docs/min |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row)

@@ -297,7 +297,8 @@ def _finish(run: _Run, docs: DataFrame) -> None:
     s.errored_docs = int(sum(counts.values()))
     s.errors_by_code = {str(k): int(v) for k, v in counts.items()}
     billed = mine.filter(F.col("error_code").isNull()).join(docs.select("doc_id", "text"), "doc_id")
-    s.text_records = int(billed.select(F.sum(F.greatest(F.lit(1), F.ceil(F.length("text") / 1000)))).first()[0] or 0)
+    billed_row = billed.select(F.sum(F.greatest(F.lit(1), F.ceil(F.length("text") / 1000)))).first()
+    s.text_records = int((billed_row[0] if billed_row else 0) or 0)
     covered = docs.join(results, ["doc_id", "text_sha256"], "left_semi").count()
     if covered != s.input_docs or s.skipped_docs + s.succeeded_docs + s.errored_docs != s.input_docs:
         raise ReconciliationError(

@@ -22,12 +22,92 @@ CLASS_NAMES: tuple[str, ...] = (
     "real-estate", "retail", "security", "space",
 )  # fmt: skip
 
-_COMMON = (
-    "the a an and or but of to in on for with as at by from this that these those it its is was are were be "
-    "been has have had will would can could should may might about after before over under more most some "
-    "many few new old good great other such only also very just into than then there their they we our you "
-    "your said says report today week year people time day way part place case point group number"
-).split()
+_COMMON = [
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "but",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+    "with",
+    "as",
+    "at",
+    "by",
+    "from",
+    "this",
+    "that",
+    "these",
+    "those",
+    "it",
+    "its",
+    "is",
+    "was",
+    "are",
+    "were",
+    "be",
+    "been",
+    "has",
+    "have",
+    "had",
+    "will",
+    "would",
+    "can",
+    "could",
+    "should",
+    "may",
+    "might",
+    "about",
+    "after",
+    "before",
+    "over",
+    "under",
+    "more",
+    "most",
+    "some",
+    "many",
+    "few",
+    "new",
+    "old",
+    "good",
+    "great",
+    "other",
+    "such",
+    "only",
+    "also",
+    "very",
+    "just",
+    "into",
+    "than",
+    "then",
+    "there",
+    "their",
+    "they",
+    "we",
+    "our",
+    "you",
+    "your",
+    "said",
+    "says",
+    "report",
+    "today",
+    "week",
+    "year",
+    "people",
+    "time",
+    "day",
+    "way",
+    "part",
+    "place",
+    "case",
+    "point",
+    "group",
+    "number",
+]
 _SYLLABLES = ("ka", "lo", "mi", "ra", "ven", "tor", "sil", "qua", "zen", "bri", "dor", "fel", "gan", "hul", "jor")
 _VOCAB_SIZE = 40
 _TOPIC_SHARE = 0.35
@@ -121,7 +201,9 @@ def corpus_dataframe(
     if not labelled:
         return spark.createDataFrame([(d.id, d.text) for d in docs], "id STRING, text STRING")
     if kind == "single":
-        return spark.createDataFrame([(d.id, d.text, d.labels[0]) for d in docs], "id STRING, text STRING, label STRING")
+        return spark.createDataFrame(
+            [(d.id, d.text, d.labels[0]) for d in docs], "id STRING, text STRING, label STRING"
+        )
     return spark.createDataFrame(
         [(d.id, d.text, list(d.labels)) for d in docs], "id STRING, text STRING, labels ARRAY<STRING>"
     )

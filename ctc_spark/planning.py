@@ -39,7 +39,9 @@ def normalise_input(df: DataFrame, *, id_col: str, text_col: str, source: str = 
 
     for col in (id_col, text_col):
         if col not in df.columns:
-            raise InputError(f"column '{col}' not found in {source}; columns are {df.columns}", source=source, column=col)
+            raise InputError(
+                f"column '{col}' not found in {source}; columns are {df.columns}", source=source, column=col
+            )
     out = df.select(F.col(id_col).cast("string").alias("doc_id"), F.col(text_col).cast("string").alias("text"))
     return out.withColumn("text_sha256", F.sha2(F.coalesce(F.col("text"), F.lit("")), 256))
 
@@ -80,7 +82,9 @@ def prevalidation_errors(docs: DataFrame, max_chars: int) -> DataFrame:
         .when(F.length(F.trim("text")) == 0, F.lit("text is empty or only whitespace"))
         .otherwise(F.format_string(f"text has %d characters; the limit is {max_chars}", length))
     )
-    return docs.withColumn("error_code", code).filter(F.col("error_code").isNotNull()).withColumn("error_message", message)
+    return (
+        docs.withColumn("error_code", code).filter(F.col("error_code").isNotNull()).withColumn("error_message", message)
+    )
 
 
 def assign_resource(batch_id: str, resources: Sequence[ResourceSettings]) -> str:

@@ -60,7 +60,7 @@ class WaveRunner:
         self.wave_jobs = max(1, wave_jobs)
         self.done = 0
         self.attempts: dict[str, int] = {}
-        self.tasks = max(1, self.spark.sparkContext.defaultParallelism)
+        self.tasks = max(1, int(run.spark.sparkContext.defaultParallelism))  # type: ignore[attr-defined]
         self.started = time.monotonic()
         self._merge_thread: threading.Thread | None = None
         self._merge_error: BaseException | None = None
@@ -141,7 +141,7 @@ class WaveRunner:
         from pyspark.sql import functions as F
 
         parts: list[DataFrame] = []
-        submit_cols = [
+        submit_cols: list[Any] = [
             F.lit("submit").alias("action"), "batch_id", "resource", "doc_ids", "texts", "text_sha256s",
             F.lit(None).cast("string").alias("job_id"), F.lit(None).cast("string").alias("operation_location"),
             F.lit(None).cast("double").alias("submitted_at"),
@@ -173,13 +173,14 @@ class WaveRunner:
         grouped = joined.groupBy("batch_id", "resource").agg(
             F.sort_array(F.collect_list(F.struct("pos", "doc_id", "text", "text_sha256"))).alias("d")
         )
-        return grouped.select(
+        rebuilt: DataFrame = grouped.select(
             "batch_id",
             "resource",
             F.col("d.doc_id").alias("doc_ids"),
             F.col("d.text").alias("texts"),
             F.col("d.text_sha256").alias("text_sha256s"),
         )
+        return rebuilt
 
     # -- commits ------------------------------------------------------------------------------------
     def _merge_jobs(self, jobs: list[dict[str, Any]]) -> None:

@@ -68,8 +68,8 @@ def run_runs(args: argparse.Namespace) -> int:
     from ctc_spark.tables import TableLocation, read_table
 
     spark = get_spark(load_settings(args.config).spark)
-    cols = ["run_id", "status", "project_name", "deployment_name", "started_at", "duration_seconds",
-            "input_docs", "skipped_docs", "succeeded_docs", "errored_docs", "submits", "polls", "throttled"]  # fmt: skip
+    cols = ["run_id", "status", "project_name", "deployment_name", "started_at", "duration_seconds", "input_docs",
+            "skipped_docs", "succeeded_docs", "errored_docs", "submits", "polls", "throttled"]  # fmt: skip
     runs = read_table(spark, TableLocation.parse(args.tables), RUNS).orderBy("started_at", ascending=False)
     runs.select(*cols).show(args.limit, truncate=False)
     return 0
