@@ -118,13 +118,15 @@ def _factory(resource: ResourceSettings, service: ServiceSettings, limiter: Any)
 def _plan(**kw: Any) -> ExecutorPlan:
     service = ServiceSettings(resources=(ResourceSettings("http://x", Secret("k"), 60_000, name="r"),))
     fields: dict[str, Any] = {"service": service, "project": "p", "deployment": "d", "kind": "single",
-                              "shares": (500.0,), "expected_latency": LATENCY + 0.05, "client_factory": _factory}  # fmt: skip
+                              "shares": (500.0,), "expected_latency": LATENCY + 0.05,
+                              "client_factory": _factory}  # fmt: skip
     fields.update(kw)
     return ExecutorPlan(**fields)
 
 
 def _submit_row(batch: str, texts: list[str]) -> dict[str, Any]:
-    return {"action": "submit", "batch_id": batch, "resource": "r", "doc_ids": [f"{batch}-{i}" for i in range(len(texts))],
+    return {"action": "submit", "batch_id": batch, "resource": "r",
+            "doc_ids": [f"{batch}-{i}" for i in range(len(texts))],
             "texts": texts, "text_sha256s": ["s"] * len(texts), "job_id": None, "operation_location": None,
             "submitted_at": None}  # fmt: skip
 
@@ -144,7 +146,7 @@ def test_a_job_costs_one_submit_and_one_poll_when_polled_after_its_latency() -> 
     jobs = _jobs(submitted)
     assert {j["status"] for j in jobs.values()} == {"submitted"} and len(jobs) == 10
     polled = asyncio.run(_drive(_plan(), [_poll_row(b, j) for b, j in jobs.items()]))
-    stats = [r for r in polled if r["row_type"] == "stats"][0]
+    stats = next(r for r in polled if r["row_type"] == "stats")
     assert (stats["polls"], stats["submits"]) == (10, 0)
     docs = {r["doc_id"]: r for r in polled if r["row_type"] == "doc"}
     assert len(docs) == 20 and docs["b3-1"]["category"] == "travel" and docs["b3-1"]["job_id"] == jobs["b3"]["job_id"]
