@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -108,13 +109,17 @@ def run_classification(
     run = _Run(spark, settings, location, project, deployment, kind, RunSummary(run_id or _new_run_id()),
                progress or (lambda msg: log.info("%s", msg)), client_factory)  # fmt: skip
     ledger.ensure_engine_tables(spark, location)
-    _record_run(run, "running")
+    # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
+    started = threading.Thread(target=_record_run, args=(run, "running"), name="ctc-run-start", daemon=True)
+    started.start()
     try:
         _execute(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
     except BaseException as exc:
+        started.join()
         run.summary.duration_seconds = time.monotonic() - run.started
         _record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
+    started.join()
     run.summary.duration_seconds = time.monotonic() - run.started
     _record_run(run, "succeeded")
     return run.summary

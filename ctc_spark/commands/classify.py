@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 from ctc_spark.inputs import FORMATS
@@ -43,6 +45,8 @@ def run_classify(args: argparse.Namespace) -> int:
     from ctc_spark.spark import get_spark
 
     settings = load_settings(args.config)
+    # Local workers must run this interpreter (pyarrow, httpx); spark-submit and Databricks set their own.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = get_spark(settings.spark)
     df = read_corpus(spark, args.input, args.format)
     summary = run_classification(

@@ -51,7 +51,8 @@ def test_single_label_corpus_every_row_and_rerun_makes_no_calls(spark, deployed,
     summary = run_classification(df, project="tickets", deployment="prod", kind="single", tables=tables,
                                  settings=_settings(deployed), run_id="first")  # fmt: skip
     assert (summary.input_docs, summary.succeeded_docs, summary.errored_docs) == (5000, 5000, 0)
-    assert summary.submits == 200  # 25 documents per request, one submit each
+    # 25 documents per request, one submit each; each partition may end with one partial request.
+    assert 200 <= summary.submits <= 202 and summary.polls >= summary.submits
     rows = {r.doc_id: r for r in _results(spark, tables, "tickets").collect()}
     assert len(rows) == 5000
     agree = sum(rows[d.id].category == d.labels[0] for d in docs) / len(docs)
@@ -60,7 +61,7 @@ def test_single_label_corpus_every_row_and_rerun_makes_no_calls(spark, deployed,
     assert one.job_id and one.run_id == "first" and one.kind == "single" and one.api_version == "2023-04-01"
     assert 0.0 < one.confidence <= 1.0 and one.classes[0].category == one.category
     middle = deployed.stats()
-    assert middle["submits"] - before["submits"] == 200
+    assert middle["submits"] - before["submits"] == summary.submits
     again = run_classification(df, project="tickets", deployment="prod", kind="single", tables=tables,
                                settings=_settings(deployed), run_id="second")  # fmt: skip
     after = deployed.stats()
