@@ -110,7 +110,7 @@ def test_bad_inputs_become_error_rows_and_duplicates_are_refused(spark, deployed
                    "blank-1": "EmptyDocument", "big-1": "DocumentTooLarge"}  # fmt: skip
     assert (summary.succeeded_docs, summary.errored_docs, summary.submits) == (2, 4, 1)
     dup = spark.createDataFrame([("a", "x"), ("a", "y")], "id STRING, text STRING")
-    with pytest.raises(InputError, match="duplicate document ids.*'a' x2"):
+    with pytest.raises(InputError, match=r"duplicate document ids.*'a' x2"):
         run_classification(dup, project="tickets", deployment="prod", kind="single", tables=tables,
                            settings=_settings(deployed))  # fmt: skip
     with pytest.raises(InputError, match="column 'body' not found"):
@@ -119,9 +119,7 @@ def test_bad_inputs_become_error_rows_and_duplicates_are_refused(spark, deployed
 
 
 def test_faults_still_give_exactly_one_row_per_document(spark, make_emulator, tmp_path: Path) -> None:
-    from ctc_spark.emulator import FaultProfile
-
-    from ctc_spark.emulator import LatencyModel
+    from ctc_spark.emulator import FaultProfile, LatencyModel
 
     server = make_emulator(seed=5, latency=LatencyModel(**FAST_LATENCY))
     server.seed_deployment("tickets", "prod", kind="single", texts=[d.text for d in TRAIN],
@@ -159,7 +157,8 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     )
     env = {**os.environ, "AZURE_LANGUAGE_KEY": server.key, "PYSPARK_PYTHON": sys.executable}
     cmd = [sys.executable, str(REPO / "jobs" / "classify.py"), "--config", str(config), "--project", "tickets",
-           "--deployment", "prod", "--kind", "single", "--input", str(corpus), "--tables", tables, "--run-id", "killed"]  # fmt: skip
+           "--deployment", "prod", "--kind", "single", "--input", str(corpus), "--tables", tables,
+           "--run-id", "killed"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 240
     waves_done = 0

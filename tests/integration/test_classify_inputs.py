@@ -33,10 +33,10 @@ def test_a_folder_of_text_files_is_one_document_per_file(spark, tmp_path: Path) 
 
 
 def test_missing_paths_and_unknown_formats_name_the_path(spark, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="does not exist: .*nowhere"):
+    with pytest.raises(InputError, match=r"does not exist: .*nowhere"):
         read_corpus(spark, str(tmp_path / "nowhere"))
     odd = tmp_path / "odd"
     odd.mkdir()
     (odd / "x.bin").write_bytes(b"\0")
-    with pytest.raises(InputError, match="cannot tell the format of .*odd"):
+    with pytest.raises(InputError, match=r"cannot tell the format of .*odd"):
         read_corpus(spark, str(odd))
