@@ -43,6 +43,6 @@ def run_generate(args: argparse.Namespace) -> int:
         from pyspark.sql import functions as F
 
         df = df.withColumn("labels", F.concat_ws("|", "labels"))
-    df.write.format(args.format).mode("overwrite").save(args.out)
+    df.write.format(args.format).mode("overwrite").option("header", True).save(args.out)
     print(f"wrote {len(docs)} {args.kind}-label documents to {args.out} ({args.format})")
     return 0
