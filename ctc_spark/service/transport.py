@@ -1,0 +1,159 @@
+"""The one place httpx exceptions become ctc-spark errors, and the retry loop shared by every client."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from ctc_spark.config import ResourceSettings, ServiceSettings
+from ctc_spark.errors import CTCError, SubmitOutcomeUnknownError, ThrottledError, TransientServiceError
+from ctc_spark.service.auth import Authenticator
+from ctc_spark.service.models import CallStats
+from ctc_spark.service.retry import RetryPolicy, retry_delay
+from ctc_spark.service.wire import Call, error_from_response
+
+__all__ = ["AsyncSender", "RateLimiter", "SyncSender", "translate"]
+
+_USER_AGENT = "ctc-spark/0.1 httpx"
+
+
+class RateLimiter(Protocol):
+    """What the engine's throttle offers the async client."""
+
+    async def acquire(self) -> None: ...
+
+    def on_throttled(self, retry_after: float | None) -> None: ...
+
+    def on_success(self) -> None: ...
+
+
+def translate(exc: httpx.HTTPError, call: Call, *, idempotent: bool) -> CTCError:
+    """An httpx failure as a ctc-spark error; a non-idempotent call that may have been sent is 'outcome unknown'."""
+    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    what = f"{call.method} {call.url.split('?', 1)[0]}"
+    if not idempotent and not not_sent:
+        return SubmitOutcomeUnknownError(
+            f"{what} was sent but no answer came ({type(exc).__name__}); a job may or may not exist",
+            cause=type(exc).__name__,
+        )
+    return TransientServiceError(f"{what} failed: {type(exc).__name__}: {exc}", code=type(exc).__name__)
+
+
+class _Sender:
+    """Shared state: settings, auth, retry policy, counters."""
+
+    def __init__(
+        self,
+        resource: ResourceSettings,
+        service: ServiceSettings,
+        *,
+        stats: CallStats | None,
+        credential: Any,
+        policy: RetryPolicy | None,
+        rand: Callable[[], float] | None,
+    ) -> None:
+        self.resource = resource
+        self.service = service
+        self.stats = stats if stats is not None else CallStats()
+        self.auth = Authenticator(resource, use_entra_id=service.use_entra_id, credential=credential)
+        self.policy = policy or RetryPolicy(max_attempts=service.max_attempts, max_seconds=service.max_retry_seconds)
+        self.rand = rand or random.random
+        self.timeout = httpx.Timeout(service.timeout_seconds, connect=min(10.0, service.timeout_seconds))
+
+    def headers(self, call: Call) -> dict[str, str]:
+        return {"Accept": "application/json", "User-Agent": _USER_AGENT, **self.auth.headers(), **call.headers}
+
+    def outcome(self, response: httpx.Response) -> CTCError | None:
+        self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
+        if response.status_code < 400:
+            return None
+        error = error_from_response(response.status_code, response.content, response.headers)
+        if isinstance(error, ThrottledError):
+            self.stats.throttled += 1
+        return error
+
+    def delay(self, error: CTCError, attempt: int, started: float) -> float | None:
+        wait = retry_delay(error, attempt=attempt, elapsed=time.monotonic() - started, policy=self.policy, rand=self.rand)
+        if wait is not None:
+            self.stats.retries += 1
+            if not isinstance(error, ThrottledError):
+                self.stats.transient_errors += 1
+        return wait
+
+
+class SyncSender(_Sender):
+    """Sends calls on one httpx.Client with retries."""
+
+    def __init__(self, resource: ResourceSettings, service: ServiceSettings, *, transport: httpx.BaseTransport | None = None,
+                 stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
+                 rand: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        super().__init__(resource, service, stats=stats, credential=credential, policy=policy, rand=rand)
+        self.http = httpx.Client(transport=transport, timeout=self.timeout)
+        self.sleep = sleep
+
+    def send(self, call: Call, *, idempotent: bool = True) -> httpx.Response:
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            try:
+                response = self.http.request(call.method, call.url, json=call.json, headers=self.headers(call))
+                error = self.outcome(response)
+            except httpx.HTTPError as exc:
+                error, response = translate(exc, call, idempotent=idempotent), None
+            if error is None and response is not None:
+                return response
+            assert error is not None
+            wait = self.delay(error, attempt, started)
+            if wait is None:
+                raise error
+            self.sleep(wait)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class AsyncSender(_Sender):
+    """Sends calls on one httpx.AsyncClient with retries, asking the rate limiter before every attempt."""
+
+    def __init__(self, resource: ResourceSettings, service: ServiceSettings, *,
+                 transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None,
+                 stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
+                 rand: Callable[[], float] | None = None) -> None:  # fmt: skip
+        super().__init__(resource, service, stats=stats, credential=credential, policy=policy, rand=rand)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+        self.http = httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=limits)
+        self.limiter = limiter
+
+    async def send(self, call: Call, *, idempotent: bool = True) -> httpx.Response:
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            self.stats.requests += 1
+            try:
+                response = await self.http.request(call.method, call.url, json=call.json, headers=self.headers(call))
+                error = self.outcome(response)
+            except httpx.HTTPError as exc:
+                error, response = translate(exc, call, idempotent=idempotent), None
+            if self.limiter is not None:
+                if isinstance(error, ThrottledError):
+                    self.limiter.on_throttled(error.retry_after)
+                elif error is None:
+                    self.limiter.on_success()
+            if error is None and response is not None:
+                return response
+            assert error is not None
+            wait = self.delay(error, attempt, started)
+            if wait is None:
+                raise error
+            await asyncio.sleep(wait)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
