@@ -138,10 +138,16 @@ class Trainer:
         try:
             self._train(job_id, project, assets, request, cancel, started)
         except _Cancelled:
-            self._jobs.update(job_id, _fail("OperationCancelled", "the training job was cancelled", cancelled=True))
+            self._finish(job_id, _fail("OperationCancelled", "the training job was cancelled", cancelled=True))
         except Exception as exc:  # a job must end failed, whatever broke inside it
             _log.warning("training job %s failed: %s", job_id, type(exc).__name__)
-            self._jobs.update(job_id, _fail("TrainingFailed", str(exc)))
+            self._finish(job_id, _fail("TrainingFailed", str(exc)))
+
+    def _finish(self, job_id: str, mutate: Any) -> None:
+        try:
+            self._jobs.update(job_id, mutate)
+        except Exception:  # the emulator stopped (store closed) under a running job: nothing left to record
+            _log.debug("training job %s outlived its emulator", job_id)
 
     def _train(
         self,

@@ -183,7 +183,9 @@ def test_second_training_job_gets_409_and_cancel_stops_the_first(
     assert job["errors"][0]["code"] == "OperationCancelled"
     assert client.get(f"{ROOT}/{name}/models").json()["value"] == []
     # The project is free again: a new training job is accepted.
-    accepted(client.post(f"{ROOT}/{name}/:train", json={"modelLabel": "m3"}))
+    again = accepted(client.post(f"{ROOT}/{name}/:train", json={"modelLabel": "m3"}))
+    accepted(client.post(again.split("?")[0] + "/:cancel"))
+    assert wait(client, again, deadline=30)["errors"][0]["code"] == "OperationCancelled"
 
 
 def test_bad_training_requests_are_400(project: tuple[Any, httpx.Client, str]) -> None:
