@@ -71,6 +71,7 @@ home = "{home}"
             headers={"Ocp-Apim-Subscription-Key": KEY},
         )
         assert listed.status_code == 200 and listed.json()["value"] == []
+        _import_through_printed_storage(values)
 
         again = cli(config, "up")
         assert again.returncode == 0, again.stderr
@@ -89,3 +90,26 @@ home = "{home}"
     stopped = cli(config, "status")
     assert stopped.returncode == 3 and "not running" in stopped.stdout
     assert "nothing was running" in cli(config, "down").stdout
+
+
+def _import_through_printed_storage(values: dict[str, str]) -> None:
+    """Upload with the printed connection string; the emulator must see those blobs (it got the same account)."""
+    import time
+
+    from test_emulator_sdk_cycle import exported_project, learnable_corpus, upload
+
+    docs = learnable_corpus("single")
+    upload(values["AZURE_STORAGE_CONNECTION_STRING"], "localdocs", docs)
+    client = httpx.Client(
+        base_url=values["AZURE_LANGUAGE_ENDPOINT"],
+        headers={"Ocp-Apim-Subscription-Key": values["AZURE_LANGUAGE_KEY"]},
+    )
+    url = "/language/authoring/analyze-text/projects/local1/:import?api-version=2023-04-01"
+    response = client.post(url, json=exported_project("single", "local1", "localdocs", docs))
+    assert response.status_code == 202
+    for _ in range(100):
+        job = client.get(response.headers["Operation-Location"]).json()
+        if job["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "succeeded", job
