@@ -207,3 +207,24 @@ def test_bad_training_requests_are_400(project: tuple[Any, httpx.Client, str]) -
         f"{ROOT}/global/training-config-versions", params={"projectKind": "CustomSingleLabelClassification"}
     )
     assert versions.json()["value"][0]["trainingConfigVersion"] == "2022-05-01"
+
+
+def test_projects_models_and_evaluations_survive_a_restart(make_emulator: Any, azurite: Any, tmp_path: Any) -> None:
+    state = tmp_path / "state"
+    first = make_emulator(training_seconds=0.2, state_dir=state)
+    client = client_for(first)
+    container = f"c{uuid.uuid4().hex[:12]}"
+    docs = learnable_corpus("multi")
+    upload(azurite.connection_string, container, docs)
+    wait(client, accepted(client.post(f"{ROOT}/keep/:import", json=exported_project("multi", "keep", container, docs))))
+    assert (
+        wait(client, accepted(client.post(f"{ROOT}/keep/:train", json={"modelLabel": "m1"})))["status"] == "succeeded"
+    )
+    summary = client.get(f"{ROOT}/keep/models/m1/evaluation/summary-result").json()
+    first.stop()
+
+    second = client_for(make_emulator(state_dir=state))
+    assert second.get(f"{ROOT}/keep").json()["projectKind"] == "CustomMultiLabelClassification"
+    assert [m["label"] for m in second.get(f"{ROOT}/keep/models").json()["value"]] == ["m1"]
+    assert second.get(f"{ROOT}/keep/models/m1/evaluation/summary-result").json() == summary
+    assert [j["status"] for j in second.get(f"{ROOT}/keep/train/jobs").json()["value"]] == ["succeeded"]
