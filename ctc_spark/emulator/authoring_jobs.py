@@ -65,6 +65,8 @@ class JobBook:
             return None
         if (kind and record["kind"] != kind) or (project and record["project"] != project):
             return None
+        if str(record["job"]["expirationDateTime"]) < iso(self.now()):
+            return None  # job details expire after 7 days, as the service purges them
         return dict(record)
 
     def update(self, job_id: str, mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

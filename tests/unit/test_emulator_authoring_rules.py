@@ -117,3 +117,35 @@ def test_names_and_job_ids() -> None:
 
     guid, ticks = new_job_id(datetime(2022, 4, 18, tzinfo=timezone.utc)).split("_")
     assert len(guid) == 36 and ticks == "637858368000000000"
+
+
+def test_jobs_expire_after_seven_days() -> None:
+    from ctc_spark.emulator.authoring_jobs import JobBook
+
+    class _Memory:
+        def __init__(self) -> None:
+            self.data: dict[tuple[str, str], Any] = {}
+
+        def put(self, ns: str, key: str, value: Any) -> None:
+            self.data[ns, key] = value
+
+        def get(self, ns: str, key: str) -> Any:
+            return self.data.get((ns, key))
+
+        def delete(self, ns: str, key: str) -> None:
+            self.data.pop((ns, key), None)
+
+        def items(self, ns: str) -> list[tuple[str, Any]]:
+            return [(k, v) for (n, k), v in self.data.items() if n == ns]
+
+    now = [1_700_000_000.0]
+    book = JobBook(_Memory(), lambda: now[0])
+    record = book.create("train", "p", "/projects/p/train/jobs", status="running")
+    job_id = record["job"]["jobId"]
+    assert record["path"] == f"/projects/p/train/jobs/{job_id}"
+    assert book.update(job_id, lambda job: job.update(status="succeeded"))["job"]["status"] == "succeeded"
+    assert book.get(job_id, kind="import") is None and book.get(job_id, project="q") is None
+    now[0] += 6 * 86400
+    assert book.get(job_id, kind="train", project="p") is not None
+    now[0] += 2 * 86400
+    assert book.get(job_id) is None
