@@ -27,6 +27,8 @@ from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSet
 from ctc_spark.corpus import corpus_dataframe, generate_corpus
 from ctc_spark.spark import get_spark
 
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local workers need this interpreter (pyarrow, httpx)
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -92,7 +94,7 @@ def main() -> None:
     parser.add_argument("--baseline-docs", type=int, default=1000, help="0 skips the naive baseline")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ctc-bench-"))
-    spark = get_spark(SparkSettings(master=args.master, conf=(("spark.ui.enabled", "false"),
+    spark = get_spark(SparkSettings(master=args.master, conf=(("spark.ui.enabled", "false"), ("spark.databricks.delta.snapshotPartitions", "2"),
                                                                 ("spark.sql.shuffle.partitions", "2"))))  # fmt: skip
     docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="bench")
     corpus = str(work / "corpus")

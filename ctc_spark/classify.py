@@ -40,7 +40,7 @@ __all__ = ["RunSummary", "classify", "run_classification", "wave_size"]
 log = logging.getLogger(__name__)
 
 Kind = Literal["single", "multi"]
-_STAGE_SECONDS = 90.0
+_STAGE_SECONDS = 120.0
 
 
 @dataclass

@@ -54,9 +54,9 @@ def test_first_poll_delay_follows_the_observed_latency() -> None:
 
 
 def test_waves_hold_about_a_minute_of_quota_and_respect_the_cap() -> None:
-    assert wave_size(1000, 2000) == 727  # 1000 x 0.97 / 60 x 90 s / 2 calls per job
+    assert wave_size(1000, 2000) == 970  # 1000 x 0.97 / 60 x 120 s / 2 calls per job
     assert wave_size(6000, 2000) == 2000
-    assert wave_size(10, 2000) == 7
+    assert wave_size(10, 2000) == 9
     assert wave_size(1, 2000) == 1
 
 
