@@ -94,8 +94,9 @@ def main() -> None:
     parser.add_argument("--baseline-docs", type=int, default=1000, help="0 skips the naive baseline")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ctc-bench-"))
-    spark = get_spark(SparkSettings(master=args.master, conf=(("spark.ui.enabled", "false"), ("spark.databricks.delta.snapshotPartitions", "2"),
-                                                                ("spark.sql.shuffle.partitions", "2"))))  # fmt: skip
+    conf = (("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "2"),
+            ("spark.databricks.delta.snapshotPartitions", "2"))  # fmt: skip
+    spark = get_spark(SparkSettings(master=args.master, conf=conf))
     docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="bench")
     corpus = str(work / "corpus")
     corpus_dataframe(spark, docs, kind="single", labelled=False).write.parquet(corpus)
