@@ -56,7 +56,9 @@ class _Sender:
         credential: Any,
         policy: RetryPolicy | None,
         rand: Callable[[], float] | None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.clock = clock
         self.resource = resource
         self.service = service
         self.stats = stats if stats is not None else CallStats()
@@ -78,7 +80,7 @@ class _Sender:
         return error
 
     def delay(self, error: CTCError, attempt: int, started: float) -> float | None:
-        wait = retry_delay(error, attempt=attempt, elapsed=time.monotonic() - started, policy=self.policy, rand=self.rand)
+        wait = retry_delay(error, attempt=attempt, elapsed=self.clock() - started, policy=self.policy, rand=self.rand)
         if wait is not None:
             self.stats.retries += 1
             if not isinstance(error, ThrottledError):
@@ -91,13 +93,14 @@ class SyncSender(_Sender):
 
     def __init__(self, resource: ResourceSettings, service: ServiceSettings, *, transport: httpx.BaseTransport | None = None,
                  stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
-                 rand: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
-        super().__init__(resource, service, stats=stats, credential=credential, policy=policy, rand=rand)
+                 rand: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        super().__init__(resource, service, stats=stats, credential=credential, policy=policy, rand=rand, clock=clock)
         self.http = httpx.Client(transport=transport, timeout=self.timeout)
         self.sleep = sleep
 
     def send(self, call: Call, *, idempotent: bool = True) -> httpx.Response:
-        started, attempt = time.monotonic(), 0
+        started, attempt = self.clock(), 0
         while True:
             attempt += 1
             self.stats.requests += 1
@@ -131,7 +134,7 @@ class AsyncSender(_Sender):
         self.limiter = limiter
 
     async def send(self, call: Call, *, idempotent: bool = True) -> httpx.Response:
-        started, attempt = time.monotonic(), 0
+        started, attempt = self.clock(), 0
         while True:
             attempt += 1
             if self.limiter is not None:
