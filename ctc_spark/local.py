@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ctc_spark.azurite import AzuriteProcess, azurite_connection_string, wait_for_port
@@ -31,6 +31,7 @@ class ServiceState:
     pid: int | None
     port: int
     listening: bool
+    started: bool = False  # True only when this `local_up` call launched it
 
     @property
     def running(self) -> bool:
@@ -153,16 +154,23 @@ def local_up(settings: Settings, *, timeout: float = 60.0) -> LocalServices:
     (home / "run").mkdir(parents=True, exist_ok=True)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     em = settings.emulator
-    if _live_pid(settings, "azurite") is None:
+    azurite_started = _live_pid(settings, "azurite") is None
+    if azurite_started:
         _ensure_free(em.host, em.azurite_port, "azurite")
         with open(home / "logs" / "azurite.log", "ab") as log:
             proc = AzuriteProcess(home / "azurite", host=em.host, port=em.azurite_port)
             proc.start(log, detach=True)
             _pid_file(settings, "azurite").write_text(str(proc.pid))
-    if _live_pid(settings, "emulator") is None:
+    emulator_started = _live_pid(settings, "emulator") is None
+    if emulator_started:
         _ensure_free(em.host, em.port, "emulator")
         _start_emulator(settings, home, timeout)
-    return local_status(settings)
+    services = local_status(settings)
+    return replace(
+        services,
+        azurite=replace(services.azurite, started=azurite_started),
+        emulator=replace(services.emulator, started=emulator_started),
+    )
 
 
 def _ensure_free(host: str, port: int, name: str) -> None:

@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
         ("status", _status, "show whether the services run, then print the settings to use"),
     ):
         parser = actions.add_parser(name, help=text)
-        parser.add_argument("--exports", action="store_true", help="print `export NAME=value` lines for a shell")
+        output = parser.add_mutually_exclusive_group()
+        output.add_argument("--exports", action="store_true", help="print only `export NAME=value` lines for a shell")
+        output.add_argument("--print-env", action="store_true", help="print only `NAME=value` lines (a .env file)")
         parser.set_defaults(func=func)
     down = actions.add_parser("down", help="stop both services")
     down.set_defaults(func=_down)
@@ -29,13 +31,13 @@ def register(subparsers: Any) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     services = local_up(load_settings(args.config))
-    _print(services, exports=args.exports)
+    _print(services, exports=args.exports, env_only=args.print_env, existing="already running")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     services = local_status(load_settings(args.config))
-    _print(services, exports=args.exports)
+    _print(services, exports=args.exports, env_only=args.print_env, existing="running")
     return 0 if services.azurite.running and services.emulator.running else 3
 
 
@@ -45,12 +47,15 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print(services: LocalServices, *, exports: bool) -> None:
-    if not exports:
+def _print(services: LocalServices, *, exports: bool, env_only: bool, existing: str) -> None:
+    if not (exports or env_only):
         for state in (services.azurite, services.emulator):
-            pid = f"pid {state.pid}" if state.pid else "not running"
-            port = "listening" if state.listening else "not listening"
-            print(f"# {state.name}: {pid}, port {state.port} {port}")
+            if state.pid is None:
+                print(f"# {state.name}: not running, port {state.port}")
+                continue
+            how = "started" if state.started else existing
+            port = "listening" if state.listening else "NOT listening"
+            print(f"# {state.name}: {how} (pid {state.pid}), port {state.port} {port}")
         print(f"# logs: {services.home / 'logs'}")
     for name, value in services.environment().items():
         print(f"export {name}={shlex.quote(value)}" if exports else f"{name}={value}")

@@ -62,6 +62,7 @@ home = "{home}"
         assert values["AZURE_LANGUAGE_KEY"] == KEY
         assert f"BlobEndpoint=http://127.0.0.1:{azurite_port}/" in values["AZURE_STORAGE_CONNECTION_STRING"]
         assert (home / "logs" / "emulator.log").exists() and (home / "logs" / "azurite.log").exists()
+        assert "# azurite: started" in up.stdout and "# emulator: started" in up.stdout
         pids = {name: (home / "run" / f"{name}.pid").read_text() for name in ("azurite", "emulator")}
 
         # The emulator answers with the configured key and can reach the Azurite it was started with.
@@ -76,6 +77,11 @@ home = "{home}"
         again = cli(config, "up")
         assert again.returncode == 0, again.stderr
         assert {name: (home / "run" / f"{name}.pid").read_text() for name in pids} == pids
+        assert "# azurite: already running" in again.stdout and "# emulator: already running" in again.stdout
+
+        env = cli(config, "status", "--print-env")
+        assert env.returncode == 0
+        assert env.stdout.splitlines() == [f"{name}={value}" for name, value in values.items()]
 
         status = cli(config, "status", "--exports")
         assert status.returncode == 0
