@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,6 +24,9 @@ from ctc_spark.emulator.authoring_projects import (
 )
 from ctc_spark.emulator.storage import BlobDocuments
 from ctc_spark.emulator.trainer import Trainer
+
+if TYPE_CHECKING:
+    from ctc_spark.emulator.context import EmulatorContext
 
 __all__ = ["API_VERSIONS", "AuthoringService", "routes"]
 
@@ -47,11 +50,11 @@ Handler = Callable[[Request, Any], Response]
 class AuthoringService:
     """The authoring state (projects, jobs, trainer) over one EmulatorContext; handlers are synchronous."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: EmulatorContext) -> None:
         self.ctx = ctx
         self.jobs = JobBook(ctx.store, ctx.clock)
         self.projects = ProjectBook(ctx.store, ctx.clock)
-        self.blobs = BlobDocuments(getattr(ctx.config, "storage_connection_string", None))
+        self.blobs = BlobDocuments(ctx.config.storage_connection_string)
         self.trainer = Trainer(ctx, self.jobs, self.projects, self.blobs)
         self.trainer.fail_orphans()
 
@@ -364,7 +367,7 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def routes(ctx: Any) -> list[Route]:
+def routes(ctx: EmulatorContext) -> list[Route]:
     """Starlette routes relative to `/language/authoring/analyze-text`, bound to one emulator context."""
     s = AuthoringService(ctx)
     p = "/projects/{project}"

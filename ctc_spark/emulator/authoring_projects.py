@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ctc_spark.emulator.authoring_jobs import StoreView, iso
+from ctc_spark.emulator.authoring_jobs import JsonStore, iso
 
 __all__ = [
     "KINDS",
@@ -167,8 +167,8 @@ def parse_training(body: Mapping[str, Any], assets: Mapping[str, Any] | None) ->
 class ProjectBook:
     """Projects, their imported assets and their models' evaluations, persisted in the emulator's Store."""
 
-    def __init__(self, store: Any, clock: Callable[[], float]) -> None:
-        self._store = store if isinstance(store, StoreView) else StoreView(store)
+    def __init__(self, store: JsonStore, clock: Callable[[], float]) -> None:
+        self._store = store
         self._clock = clock
         self.lock = threading.RLock()
 

@@ -9,12 +9,15 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.emulator.authoring_jobs import TERMINAL, JobBook, iso
 from ctc_spark.emulator.authoring_projects import KINDS, TRAINING_CONFIG_VERSIONS, ProjectBook
 from ctc_spark.emulator.evaluation import Kind, document_results, evaluation_summary
 from ctc_spark.emulator.storage import BlobDocuments
+
+if TYPE_CHECKING:
+    from ctc_spark.emulator.context import EmulatorContext
 
 __all__ = ["CANCELLED_STATUS", "Trainer", "split_documents"]
 
@@ -63,7 +66,7 @@ class _Cancelled(Exception):
 class Trainer:
     """Runs at most one training thread per project and records progress in the job envelope."""
 
-    def __init__(self, ctx: Any, jobs: JobBook, projects: ProjectBook, blobs: BlobDocuments) -> None:
+    def __init__(self, ctx: EmulatorContext, jobs: JobBook, projects: ProjectBook, blobs: BlobDocuments) -> None:
         self._ctx = ctx
         self._jobs = jobs
         self._projects = projects
@@ -124,7 +127,7 @@ class Trainer:
                     self._jobs.update(record["job"]["jobId"], _fail("EmulatorRestarted", "the emulator restarted"))
 
     def _min_seconds(self) -> float:
-        return float(getattr(self._ctx.config, "training_seconds", 2.0))
+        return float(self._ctx.config.training_seconds)
 
     def _run(
         self,
@@ -259,7 +262,7 @@ class Trainer:
             raise _Cancelled
 
     def _seed(self) -> int:
-        return int(getattr(self._ctx.config, "seed", 0))
+        return int(self._ctx.config.seed)
 
 
 def _progress(percent: int, now: datetime) -> Any:
