@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ctc_spark.config import Secret, Settings, load_settings
 from ctc_spark.errors import (
     AuthenticationError,
@@ -9,6 +11,7 @@ from ctc_spark.errors import (
     CTCError,
     InputError,
     NotFoundError,
+    ReconciliationError,
     ServiceError,
     ThrottledError,
 )
@@ -22,11 +25,26 @@ __all__ = [
     "ConfigError",
     "InputError",
     "NotFoundError",
+    "ReconciliationError",
+    "RunSummary",
     "Secret",
     "ServiceError",
     "Settings",
     "ThrottledError",
     "__version__",
+    "classify",
     "get_spark",
     "load_settings",
+    "run_classification",
 ]
+
+_LAZY = {"classify": "ctc_spark.classify", "run_classification": "ctc_spark.classify", "RunSummary": "ctc_spark.classify"}
+
+
+def __getattr__(name: str) -> Any:
+    # The Spark flow imports pyspark's SQL types; load it on first use so `import ctc_spark` stays light.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ctc_spark' has no attribute {name!r}")
