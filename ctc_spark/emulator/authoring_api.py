@@ -18,6 +18,7 @@ from ctc_spark.emulator.authoring_projects import (
     ApiProblem,
     ProjectBook,
     check_name,
+    exported_project,
     parse_import,
     parse_project,
     parse_training,
@@ -138,7 +139,7 @@ class AuthoringService:
         details = self.project(request.path_params["project"])
         if self.jobs.get(request.path_params["job"], kind="export", project=details["projectName"]) is None:
             raise ApiProblem(404, "NotFound", f"export job '{request.path_params['job']}' does not exist")
-        return JSONResponse(_exported(details, self.projects.assets(details["projectName"])))
+        return JSONResponse(exported_project(details, self.projects.assets(details["projectName"])))
 
     # -- training --------------------------------------------------------------------------------------------
     def train(self, request: Request, body: Any) -> Response:
@@ -315,38 +316,6 @@ def _int_param(value: str | None, default: int) -> int:
     if number < 0:
         raise ApiProblem(400, "InvalidArgument", f"'{value}' must not be negative")
     return number
-
-
-def _exported(details: Mapping[str, Any], assets: Mapping[str, Any] | None) -> dict[str, Any]:
-    kind = str(details["projectKind"])
-    metadata = {
-        k: details[k]
-        for k in (
-            "projectKind",
-            "storageInputContainerName",
-            "projectName",
-            "language",
-            "multilingual",
-            "description",
-            "settings",
-        )
-        if k in details
-    }
-    documents = []
-    for doc in (assets or {}).get("documents", []):
-        entry: dict[str, Any] = {"location": doc["location"], "language": doc["language"], "dataset": doc["dataset"]}
-        if KINDS[kind] == "single":
-            entry["class"] = {"category": doc["labels"][0]}
-        else:
-            entry["classes"] = [{"category": c} for c in doc["labels"]]
-        documents.append(entry)
-    classes = [{"category": c} for c in (assets or {}).get("classes", [])]
-    return {
-        "projectFileVersion": "2022-05-01",
-        "stringIndexType": "Utf16CodeUnit",
-        "metadata": metadata,
-        "assets": {"projectKind": kind, "classes": classes, "documents": documents},
-    }
 
 
 def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -16,6 +16,7 @@ __all__ = [
     "ApiProblem",
     "ProjectBook",
     "check_name",
+    "exported_project",
     "parse_import",
     "parse_project",
     "parse_training",
@@ -162,6 +163,39 @@ def parse_training(body: Mapping[str, Any], assets: Mapping[str, Any] | None) ->
         count = len(assets.get("documents", [])) if assets else 0
         raise _invalid(f"the project has {count} labelled documents; training needs at least {_MIN_DOCUMENTS}")
     return {"modelLabel": label, "trainingConfigVersion": version, "evaluationOptions": options}
+
+
+def exported_project(details: Mapping[str, Any], assets: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ExportedProject body (projectFileVersion 2022-05-01) for a project and its imported assets."""
+    kind = str(details["projectKind"])
+    metadata = {
+        k: details[k]
+        for k in (
+            "projectKind",
+            "storageInputContainerName",
+            "projectName",
+            "language",
+            "multilingual",
+            "description",
+            "settings",
+        )
+        if k in details
+    }
+    documents = []
+    for doc in (assets or {}).get("documents", []):
+        entry: dict[str, Any] = {"location": doc["location"], "language": doc["language"], "dataset": doc["dataset"]}
+        if KINDS[kind] == "single":
+            entry["class"] = {"category": doc["labels"][0]}
+        else:
+            entry["classes"] = [{"category": c} for c in doc["labels"]]
+        documents.append(entry)
+    classes = [{"category": c} for c in (assets or {}).get("classes", [])]
+    return {
+        "projectFileVersion": "2022-05-01",
+        "stringIndexType": "Utf16CodeUnit",
+        "metadata": metadata,
+        "assets": {"projectKind": kind, "classes": classes, "documents": documents},
+    }
 
 
 class ProjectBook:

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from ctc_spark.emulator.authoring_jobs import new_job_id
-from ctc_spark.emulator.authoring_projects import ApiProblem, check_name, parse_import, parse_training
+from ctc_spark.emulator.authoring_projects import (
+    ApiProblem,
+    check_name,
+    exported_project,
+    parse_import,
+    parse_training,
+)
 from ctc_spark.emulator.trainer import split_documents
 
 
@@ -62,6 +68,18 @@ def test_import_normalizes_single_and_multi_label_documents() -> None:
     multi = [{"location": "b.txt", "dataset": "Test", "classes": [{"category": "A"}, {"category": "B"}]}]
     _, assets = parse_import("p", _import_body("multi", multi))
     assert assets["documents"][0]["labels"] == ["A", "B"] and assets["documents"][0]["dataset"] == "Test"
+
+
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_export_is_the_inverse_of_import(kind: str) -> None:
+    label = {"class": {"category": "B"}} if kind == "single" else {"classes": [{"category": "A"}, {"category": "B"}]}
+    body = _import_body(kind, [{"location": "a.txt", "dataset": "Test", **label}])
+    metadata, assets = parse_import("p", body)
+    exported = exported_project({**metadata, "projectName": "p"}, assets)
+    assert exported["assets"]["documents"] == [{"location": "a.txt", "language": "en", "dataset": "Test", **label}]
+    assert exported["metadata"]["projectName"] == "p"
+    assert exported["metadata"]["storageInputContainerName"] == "c"
+    assert parse_import("p", exported) == (metadata, assets)
 
 
 @pytest.mark.parametrize(
