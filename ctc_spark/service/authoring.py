@@ -48,7 +48,7 @@ class AuthoringClient:
 
     def _lro(self, method: str, path: str, body: Any = None, **query: Any) -> str:
         response = self._sender.send(Call(method, self._url(path, **query), body), idempotent=method != "POST")
-        location = response.headers.get("operation-location")
+        location: str | None = response.headers.get("operation-location")
         if not location:
             raise InvalidRequestError(f"{method} {path} answered {response.status_code} without Operation-Location")
         return location

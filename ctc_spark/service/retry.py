@@ -21,7 +21,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rand: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
-        return rand() * min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
+        return float(rand() * min(self.cap_seconds, self.base_seconds * 2.0 ** max(0, attempt - 1)))
 
 
 def retry_delay(
@@ -34,7 +34,7 @@ def retry_delay(
     """
     if not isinstance(error, TransientServiceError) or attempt >= policy.max_attempts:
         return None
-    hinted = getattr(error, "retry_after", None)
+    hinted: float | None = getattr(error, "retry_after", None)
     if hinted is not None and (isinstance(error, ThrottledError) or error.status == 503):
         wait = hinted + rand() * min(1.0, 0.1 * hinted + 0.1)
     else:
