@@ -7,12 +7,13 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.emulator.authoring_jobs import TERMINAL, JobBook, iso
 from ctc_spark.emulator.authoring_projects import KINDS, TRAINING_CONFIG_VERSIONS, ProjectBook
+from ctc_spark.emulator.classifier import TextClassifier, train_classifier
 from ctc_spark.emulator.evaluation import Kind, document_results, evaluation_summary
 from ctc_spark.emulator.storage import BlobDocuments
 
@@ -57,6 +58,9 @@ def split_documents(
     if not test and test_share > 0 and len(train) > 1:
         test.append(train.pop())
     return sorted(train), sorted(test)
+
+
+_Mutation = Callable[[dict[str, Any]], None]  # applied to a job envelope by JobBook.update
 
 
 class _Cancelled(Exception):
@@ -146,7 +150,7 @@ class Trainer:
             _log.warning("training job %s failed: %s", job_id, type(exc).__name__)
             self._finish(job_id, _fail("TrainingFailed", str(exc)))
 
-    def _finish(self, job_id: str, mutate: Any) -> None:
+    def _finish(self, job_id: str, mutate: _Mutation) -> None:
         try:
             self._jobs.update(job_id, mutate)
         except Exception:  # the emulator stopped (store closed) under a running job: nothing left to record
@@ -177,8 +181,6 @@ class Trainer:
         train_idx, test_idx = split_documents(documents, request["evaluationOptions"], self._seed())
         if not train_idx:
             raise ValueError("the training split is empty; label documents into the Train dataset")
-        from ctc_spark.emulator.classifier import train_classifier
-
         classifier = train_classifier(
             [texts_by_location[documents[i]["location"]] for i in train_idx],
             [documents[i]["labels"] for i in train_idx],
@@ -202,7 +204,7 @@ class Trainer:
         job_id: str,
         name: str,
         kind: str,
-        classifier: Any,
+        classifier: TextClassifier,
         evaluation: dict[str, Any],
         request: dict[str, Any],
         started: float,
@@ -265,7 +267,7 @@ class Trainer:
         return int(self._ctx.config.seed)
 
 
-def _progress(percent: int, now: datetime) -> Any:
+def _progress(percent: int, now: datetime) -> _Mutation:
     def apply(job: dict[str, Any]) -> None:
         result = job["result"]
         training = min(100, int(percent / _TRAIN_SHARE))
@@ -281,7 +283,7 @@ def _progress(percent: int, now: datetime) -> Any:
     return apply
 
 
-def _fail(code: str, message: str, *, cancelled: bool = False) -> Any:
+def _fail(code: str, message: str, *, cancelled: bool = False) -> _Mutation:
     def apply(job: dict[str, Any]) -> None:
         job["status"] = CANCELLED_STATUS if cancelled else "failed"
         job["errors"] = [{"code": code, "message": message}]
