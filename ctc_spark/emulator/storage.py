@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
 __all__ = ["BlobDocuments", "StorageProblem"]
 
 
@@ -21,23 +24,19 @@ class BlobDocuments:
     """Reads and checks training blobs in one storage account (Azurite or Azure) given by a connection string."""
 
     def __init__(self, connection_string: str | None) -> None:
-        self._conn = connection_string
+        # One account client (and its connection pool) for every import and training job.
+        self._service = BlobServiceClient.from_connection_string(connection_string) if connection_string else None
 
     def __repr__(self) -> str:
-        return f"BlobDocuments(configured={self._conn is not None})"
+        return f"BlobDocuments(configured={self._service is not None})"
 
-    def _container(self, container: str):  # type: ignore[no-untyped-def]
-        from azure.storage.blob import BlobServiceClient
-
-        if not self._conn:
+    def _container(self, container: str) -> ContainerClient:
+        if self._service is None:
             raise LookupError("the emulator has no storage connection string configured")
-        service = BlobServiceClient.from_connection_string(self._conn)
-        return service.get_container_client(container)
+        return self._service.get_container_client(container)
 
     def check(self, container: str, locations: Iterable[str]) -> list[StorageProblem]:
         """Problems with the given blobs: no storage, missing container, missing, non-.txt or empty blobs."""
-        from azure.core.exceptions import AzureError
-
         names = list(locations)
         problems = [
             StorageProblem("InvalidDocument", f"document '{n}' is not a .txt file", n)
@@ -68,8 +67,6 @@ class BlobDocuments:
         Raises:
             LookupError: storage is not configured, or the container or a blob does not exist.
         """
-        from azure.core.exceptions import ResourceNotFoundError
-
         client = self._container(container)
         texts: dict[str, str] = {}
         for name in locations:
