@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from ctc_spark.emulator.evaluation import (
@@ -14,6 +16,7 @@ from ctc_spark.emulator.evaluation import (
 CLASSES = ("A", "B", "C")
 SINGLE_EXPECTED = [["A"], ["A"], ["A"], ["B"], ["B"], ["C"]]
 SINGLE_PREDICTED = [["A"], ["A"], ["B"], ["B"], ["A"], ["C"]]
+COUNT_KEYS = ("truePositiveCount", "falsePositiveCount", "falseNegativeCount", "trueNegativeCount")
 
 
 def test_single_label_counts_match_hand_computation() -> None:
@@ -90,3 +93,43 @@ def test_empty_evaluation_set_gives_zeros_not_errors() -> None:
     body = summary["customSingleLabelClassificationEvaluation"]
     assert body["microF1"] == 0.0
     assert body["classes"]["A"]["f1"] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_single_label_summary_agrees_with_its_confusion_matrix(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(1, 40)
+    expected = [[rng.choice(CLASSES)] for _ in range(n)]
+    predicted = [[rng.choice(CLASSES)] for _ in range(n)]
+    body = evaluation_summary("single", CLASSES, expected, predicted, {})["customSingleLabelClassificationEvaluation"]
+    matrix = body["confusionMatrix"]
+    for name in CLASSES:
+        counts = body["classes"][name]
+        row = sum(matrix[name][other]["rawValue"] for other in CLASSES)
+        column = sum(matrix[other][name]["rawValue"] for other in CLASSES)
+        assert counts["truePositiveCount"] == matrix[name][name]["rawValue"]
+        assert counts["falseNegativeCount"] == row - matrix[name][name]["rawValue"]
+        assert counts["falsePositiveCount"] == column - matrix[name][name]["rawValue"]
+        assert sum(counts[k] for k in COUNT_KEYS) == n
+    accuracy = sum(e == p for e, p in zip(expected, predicted, strict=True)) / n
+    assert body["microPrecision"] == pytest.approx(accuracy)
+    assert body["microRecall"] == pytest.approx(accuracy)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_multi_label_micro_averages_pool_the_per_class_counts(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(1, 30)
+    expected = [rng.sample(CLASSES, rng.randint(0, 3)) for _ in range(n)]
+    predicted = [rng.sample(CLASSES, rng.randint(0, 3)) for _ in range(n)]
+    body = evaluation_summary("multi", CLASSES, expected, predicted, {})["customMultiLabelClassificationEvaluation"]
+    classes = body["classes"].values()
+    tp = sum(c["truePositiveCount"] for c in classes)
+    fp = sum(c["falsePositiveCount"] for c in classes)
+    fn = sum(c["falseNegativeCount"] for c in classes)
+    assert tp == sum(len(set(e) & set(p)) for e, p in zip(expected, predicted, strict=True))
+    assert tp + fn == sum(len(e) for e in expected) and tp + fp == sum(len(p) for p in predicted)
+    assert body["microPrecision"] == pytest.approx(tp / (tp + fp) if tp + fp else 0.0)
+    assert body["microRecall"] == pytest.approx(tp / (tp + fn) if tp + fn else 0.0)
+    assert body["macroF1"] == pytest.approx(sum(c["f1"] for c in classes) / len(CLASSES))
+    assert all(0.0 <= c["precision"] <= 1.0 and 0.0 <= c["recall"] <= 1.0 for c in classes)
