@@ -89,7 +89,7 @@ class _Client:
         SERVICE.jobs[job_id] = (time.time(), [d.text for d in docs])
         return _Submitted(job_id, f"http://x/jobs/{job_id}", datetime.now(timezone.utc))
 
-    async def get_job(self, job: str, *, show_stats: bool = False) -> _Job:
+    async def get_job(self, job: str, *, show_stats: bool = False, expected_ids: Any = None) -> _Job:
         await self.limiter.acquire()
         self.stats.polls += 1
         job_id = job.rsplit("/", 1)[-1]
