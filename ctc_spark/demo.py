@@ -63,13 +63,15 @@ def _train_and_deploy(settings: Settings, spark: object, labelled: Path, tables:
     row = mt.deployment_row(PROJECT, DEPLOYMENT, deployed, model_label=MODEL,
                             model_expiration=result.model.get("modelExpirationDate"))  # fmt: skip
     mt.write_rows(spark, TableLocation.parse(tables), mt.DEPLOYMENTS, [row])  # type: ignore[arg-type]
-    print(f"deployment {DEPLOYMENT}: model {deployed.get('modelId')}, expires {deployed.get('deploymentExpirationDate')}")
+    print(
+        f"deployment {DEPLOYMENT}: model {deployed.get('modelId')}, expires {deployed.get('deploymentExpirationDate')}"
+    )
 
 
 def _classify(corpus: Path, tables: str, config: Path) -> None:
     jars = ",".join(str(p) for p in sorted((ROOT / ".jars").glob("*.jar")))
     cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", jars,
-           "--conf", "spark.ui.showConsoleProgress=false", str(ROOT / "jobs" / "classify.py"),
+           "--conf", "spark.ui.showConsoleProgress=false", "--conf", "spark.log.level=WARN", str(ROOT / "jobs" / "classify.py"),
            "--config", str(config), "--project", PROJECT, "--deployment", DEPLOYMENT, "--kind", "single",
            "--input", str(corpus), "--tables", tables]  # fmt: skip
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
