@@ -17,6 +17,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from ctc_spark.service.wire import parse_datetime
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -95,22 +97,6 @@ def parse_date(value: Any) -> date | None:
         return date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """An aware UTC datetime from the service's ISO text (any fraction length, `Z` or offset)."""
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
-    head, _, tail = text.partition(".")
-    if tail:
-        digits = "".join(c for c in tail if c.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits):]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def model_row(project: str, model: dict[str, Any], *, kind: str, job_id: str | None, documents: int | None,

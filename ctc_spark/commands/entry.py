@@ -1,0 +1,32 @@
+"""The shared body of the thin spark-submit entry points in `jobs/`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from ctc_spark.errors import CTCError
+
+__all__ = ["run_entry_point"]
+
+
+def run_entry_point(
+    prog: str,
+    description: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse the same arguments as the CLI subcommand (plus --config), run it, and turn CTCError into exit 1."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", help="settings file (default: $CTC_SPARK_CONFIG or conf/local.toml)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except CTCError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
