@@ -54,8 +54,10 @@ format: setup ## Apply ruff's formatter and fixes
 demo: setup ## Train, evaluate, deploy and classify on the embedded default (no Azure account)
 	$(PY) -m ctc_spark.demo
 
-bench: setup ## Run the benchmarks in bench/ (minutes; writes bench/out/)
-	$(PY) bench/run_all.py
+bench: setup ## Run the benchmarks in bench/ (about 15 minutes; record the figures in bench/RESULTS.md)
+	$(PY) bench/emulator_capacity.py
+	$(PY) bench/classify_throughput.py --cpm 1000 6000 --docs 50000 \
+	    --latency '{"queue_seconds": 2.0, "per_document_seconds": 0.04, "spread": 0.3}'
 
 clean: ## Remove local state (.local/, bench/out/), keeping the venv, jars and node_modules
 	rm -rf .local bench/out spark-warehouse metastore_db derby.log
