@@ -14,4 +14,8 @@ from ctc_spark.commands.classify import add_classify_arguments, run_classify
 from ctc_spark.commands.entry import run_entry_point
 
 if __name__ == "__main__":
-    sys.exit(run_entry_point("jobs/classify.py", "Classify a corpus into Delta tables.", add_classify_arguments, run_classify))
+    sys.exit(
+        run_entry_point(
+            "jobs/classify.py", "Classify a corpus into Delta tables.", add_classify_arguments, run_classify
+        )
+    )
