@@ -41,7 +41,9 @@ def _container(connection_string: Secret, container: str) -> Any:
     return client
 
 
-def upload_documents(connection_string: Secret, container: str, texts: Iterable[str], *, threads: int = 8) -> UploadReport:
+def upload_documents(
+    connection_string: Secret, container: str, texts: Iterable[str], *, threads: int = 8
+) -> UploadReport:
     """Upload each distinct text once as `<sha256>.txt`; blobs that exist are left alone."""
     client = _container(connection_string, container)
     wanted = {blob_name(t): t for t in texts}

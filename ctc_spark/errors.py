@@ -64,9 +64,7 @@ class ConfigError(CTCError):
     """A setting is missing or invalid."""
 
     def __init__(self, message: str, *, key: str | None = None, source: str | None = None) -> None:
-        where = " ".join(
-            part for part in (f"key '{key}'" if key else "", f"in {source}" if source else "") if part
-        )
+        where = " ".join(part for part in (f"key '{key}'" if key else "", f"in {source}" if source else "") if part)
         super().__init__(f"{message} ({where})" if where else message)
         self.key = key
         self.source = source

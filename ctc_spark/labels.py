@@ -70,7 +70,9 @@ def validate_class_name(name: str | None, *, doc_id: str | None = None) -> str:
     bad = sorted(set(name) & _FORBIDDEN_CLASS_CHARS)
     if bad or len(name) > 50:
         rule = f"contains {' '.join(bad)}" if bad else "is longer than 50 characters"
-        raise InputError(f"class name {name!r}{where} {rule}; the service forbids : $ & % * ( ) + ~ # / ?", column="label")
+        raise InputError(
+            f"class name {name!r}{where} {rule}; the service forbids : $ & % * ( ) + ~ # / ?", column="label"
+        )
     return name
 
 
@@ -89,7 +91,9 @@ def validate_labelled(
             unknown label, a single-label document with several labels, a bad dataset, or a bad class count.
     """
     if not MIN_DOCS <= len(docs) <= MAX_DOCS:
-        raise InputError(f"{source} has {len(docs)} documents; the service needs {MIN_DOCS} to {MAX_DOCS}", source=source)
+        raise InputError(
+            f"{source} has {len(docs)} documents; the service needs {MIN_DOCS} to {MAX_DOCS}", source=source
+        )
     seen: set[str] = set()
     counts: Counter[str] = Counter()
     by_set: dict[str, Counter[str]] = {"Train": Counter(), "Test": Counter()}
@@ -104,9 +108,7 @@ def validate_labelled(
     return LabelReport(tuple(sorted(counts)), len(docs), tuple(_split_warnings(counts, by_set, split_percent)))
 
 
-def _check_doc(
-    doc: LabelledDoc, kind: str, known: Sequence[str] | None, seen: set[str], source: str
-) -> None:
+def _check_doc(doc: LabelledDoc, kind: str, known: Sequence[str] | None, seen: set[str], source: str) -> None:
     if doc.id in seen:
         raise InputError(f"duplicate document id {doc.id!r} in {source}", source=source, column="id")
     seen.add(doc.id)
@@ -114,7 +116,9 @@ def _check_doc(
         raise InputError(f"document {doc.id!r} has an empty text", source=source, column="text")
     if len(doc.text) > MAX_DOC_CHARS:
         raise InputError(
-            f"document {doc.id!r} has {len(doc.text)} characters; the limit is {MAX_DOC_CHARS}", source=source, column="text"
+            f"document {doc.id!r} has {len(doc.text)} characters; the limit is {MAX_DOC_CHARS}",
+            source=source,
+            column="text",
         )
     if not doc.labels:
         raise InputError(f"document {doc.id!r} has no label", source=source, column="label")

@@ -117,8 +117,13 @@ def exported_project(project: str, kind: str, container: str, docs: Sequence[Lab
     return {
         "projectFileVersion": "2022-05-01",
         "stringIndexType": "Utf16CodeUnit",
-        "metadata": {"projectKind": project_kind, "storageInputContainerName": container, "projectName": project,
-                     "language": language, "multilingual": False},  # fmt: skip
+        "metadata": {
+            "projectKind": project_kind,
+            "storageInputContainerName": container,
+            "projectName": project,
+            "language": language,
+            "multilingual": False,
+        },  # fmt: skip
         "assets": {"projectKind": project_kind, "classes": [{"category": c} for c in classes], "documents": documents},
     }
 
@@ -147,7 +152,9 @@ def train_model(
         progress(f"warning: {warning}")
     conn = settings.storage.connection_string
     if conn is None:
-        raise ConfigError("no storage connection string; set AZURE_STORAGE_CONNECTION_STRING", key="storage.connection_string")
+        raise ConfigError(
+            "no storage connection string; set AZURE_STORAGE_CONNECTION_STRING", key="storage.connection_string"
+        )
     container = options.container or settings.storage.container
     uploaded = upload_documents(conn, container, [d.text or "" for d in docs])
     progress(f"blobs: {uploaded.uploaded} uploaded, {uploaded.existing} already in '{container}'")
@@ -193,13 +200,16 @@ def _start_training(client: AuthoringClient, options: TrainOptions, progress: Ca
     try:
         return start()
     except ConflictError:
-        running = [j for j in client.list_training_jobs(options.project) if j.get("status") in ("notStarted", "running")]
+        running = [
+            j for j in client.list_training_jobs(options.project) if j.get("status") in ("notStarted", "running")
+        ]
         if not options.wait_for_running or not running:
             raise ConflictError(
                 f"project {options.project!r} already has a training job running"
                 f"{' (' + running[0]['jobId'] + ')' if running else ''}; the service allows one at a time — "
                 "wait for it, or pass --wait to wait and then train",
-                status=409, code="Conflict",
+                status=409,
+                code="Conflict",
             ) from None
         job = running[0]["jobId"]
         progress(f"waiting for running training job {job} before starting a new one")

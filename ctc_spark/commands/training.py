@@ -128,7 +128,9 @@ def run_deploy(args: argparse.Namespace) -> int:
         names = [args.deployment]
     rows = _deployment_rows(client, args.project, names, args.model)
     for row, raw in rows:
-        _warn_expiry("deployment", row["deployment_name"], {"deploymentExpirationDate": raw.get("deploymentExpirationDate")})
+        _warn_expiry(
+            "deployment", row["deployment_name"], {"deploymentExpirationDate": raw.get("deploymentExpirationDate")}
+        )
     if args.tables:
         from ctc_spark import model_tables as mt
         from ctc_spark.spark import get_spark
@@ -139,7 +141,9 @@ def run_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deployment_rows(client: Any, project: str, names: list[str], model: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _deployment_rows(
+    client: Any, project: str, names: list[str], model: str | None
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     from ctc_spark import model_tables as mt
 
     labels = {m.get("modelId"): m for m in client.list_models(project)}
