@@ -136,11 +136,12 @@ def classify(
     id_col: str = "id",
     text_col: str = "text",
     force: bool = False,
+    run_id: str | None = None,
 ) -> DataFrame:
     """Run the classification and return the input joined with its result row (category, confidence, errors)."""
     location = tables if isinstance(tables, TableLocation) else TableLocation.parse(tables)
     run_classification(df, project=project, deployment=deployment, kind=kind, tables=location, settings=settings,
-                       force=force, id_col=id_col, text_col=text_col)  # fmt: skip
+                       force=force, id_col=id_col, text_col=text_col, run_id=run_id)  # fmt: skip
     from pyspark.sql import functions as F
 
     results = read_table(df.sparkSession, location, ledger.RESULTS).filter(
