@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +62,10 @@ def get_spark(
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Python workers use this interpreter (it has pyarrow and ctc_spark), not whatever `python3` is on PATH.
+        .config("spark.pyspark.python", sys.executable)
+        # Delta's default of 50 snapshot partitions makes every small ledger read run 50 tasks.
+        .config("spark.databricks.delta.snapshotPartitions", "4")
     )
     jars = delta_jars(jars_dir)
     if jars:
