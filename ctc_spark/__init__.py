@@ -38,7 +38,11 @@ __all__ = [
     "run_classification",
 ]
 
-_LAZY = {"classify": "ctc_spark.classify", "run_classification": "ctc_spark.classify", "RunSummary": "ctc_spark.classify"}
+_LAZY = {
+    "classify": "ctc_spark.classify",
+    "run_classification": "ctc_spark.classify",
+    "RunSummary": "ctc_spark.classify",
+}
 
 
 def __getattr__(name: str) -> Any:

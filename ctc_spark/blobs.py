@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,10 +35,8 @@ def _container(connection_string: Secret, container: str) -> Any:
 
     service = BlobServiceClient.from_connection_string(connection_string.reveal())
     client = service.get_container_client(container)
-    try:
+    with contextlib.suppress(ResourceExistsError):
         client.create_container()
-    except ResourceExistsError:
-        pass
     return client
 
 

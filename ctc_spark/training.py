@@ -123,7 +123,7 @@ def exported_project(project: str, kind: str, container: str, docs: Sequence[Lab
             "projectName": project,
             "language": language,
             "multilingual": False,
-        },  # fmt: skip
+        },
         "assets": {"projectKind": project_kind, "classes": [{"category": c} for c in classes], "documents": documents},
     }
 
@@ -143,8 +143,6 @@ def train_model(
         ConflictError: another training job runs for the project and `wait_for_running` is off.
         JobFailedError: import or training failed on the service.
     """
-    from ctc_spark.service import wait_for_operation
-
     validate_resource_name("project", options.project)
     validate_resource_name("model", options.model_label)
     report = validate_labelled(docs, kind=options.kind, split_percent=None if options.manual_split else options.split)

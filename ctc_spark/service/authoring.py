@@ -110,7 +110,11 @@ class AuthoringClient:
               manual_split: bool = False) -> str:  # fmt: skip
         options: dict[str, Any] = {"kind": "manual"} if manual_split else {
             "kind": "percentage", "trainingSplitPercentage": split or 80, "testingSplitPercentage": 100 - (split or 80)}  # fmt: skip
-        body = {"modelLabel": model_label, "trainingConfigVersion": training_config_version, "evaluationOptions": options}
+        body = {
+            "modelLabel": model_label,
+            "trainingConfigVersion": training_config_version,
+            "evaluationOptions": options,
+        }
         return self._lro("POST", f"/{project}/:train", body)
 
     def get_training_job(self, project: str, job_id: str) -> dict[str, Any]:

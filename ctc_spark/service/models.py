@@ -19,7 +19,9 @@ __all__ = [
 ]
 
 TaskKind = Literal["single", "multi"]
-TERMINAL_STATUSES = frozenset({"succeeded", "partiallycompleted", "partiallysucceeded", "failed", "cancelled", "canceled"})
+TERMINAL_STATUSES = frozenset(
+    {"succeeded", "partiallycompleted", "partiallysucceeded", "failed", "cancelled", "canceled"}
+)
 
 
 def is_terminal(status: str | None) -> bool:

@@ -32,7 +32,9 @@ def _version(service: ServiceSettings) -> str:
 def _submitted(response: httpx.Response) -> SubmittedJob:
     location = response.headers.get("operation-location")
     if not location:
-        raise InvalidRequestError("the service accepted the job but sent no Operation-Location", status=response.status_code)
+        raise InvalidRequestError(
+            "the service accepted the job but sent no Operation-Location", status=response.status_code
+        )
     job_id = location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return SubmittedJob(job_id, location, datetime.now(timezone.utc))
 
@@ -127,7 +129,9 @@ class AsyncRuntimeClient:
         self.stats.submits += 1
         return job
 
-    async def get_job(self, job: str, *, show_stats: bool = False, expected_ids: Sequence[str] | None = None) -> AnalyzeJob:
+    async def get_job(
+        self, job: str, *, show_stats: bool = False, expected_ids: Sequence[str] | None = None
+    ) -> AnalyzeJob:
         """The job's state; all result pages are fetched when it is done."""
         body = (await self._sender.send(Call("GET", _poll_url(self._endpoint, self.version, job, show_stats)))).json()
         self.stats.polls += 1

@@ -109,7 +109,7 @@ def parse_datetime(value: Any) -> datetime | None:
     head, dot, tail = text.partition(".")
     if dot:
         digits = "".join(c for c in tail if c.isdigit())
-        text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits):]}"
+        text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -182,7 +182,9 @@ def parse_job(body: Mapping[str, Any], expected_ids: Sequence[str] | None = None
     an error row (the job's error, or `MissingResult`), so no document is silently lost.
     """
     status = str(body.get("status") or "")
-    job_errors = tuple((str(e.get("code")), str(e.get("message"))) for e in body.get("errors") or [] if isinstance(e, dict))
+    job_errors = tuple(
+        (str(e.get("code")), str(e.get("message"))) for e in body.get("errors") or [] if isinstance(e, dict)
+    )
     docs: list[DocumentResult] = []
     stats: dict[str, Any] | None = None
     for item in (body.get("tasks") or {}).get("items") or []:
@@ -209,7 +211,9 @@ def parse_job(body: Mapping[str, Any], expected_ids: Sequence[str] | None = None
 
 
 def _document(d: Mapping[str, Any]) -> DocumentResult:
-    classes = tuple(ClassScore(str(c.get("category")), float(c.get("confidenceScore") or 0.0)) for c in d.get("class") or [])
+    classes = tuple(
+        ClassScore(str(c.get("category")), float(c.get("confidenceScore") or 0.0)) for c in d.get("class") or []
+    )
     warnings = tuple(str(w.get("message", w)) if isinstance(w, dict) else str(w) for w in d.get("warnings") or [])
     stats = d.get("statistics") or {}
     return DocumentResult(

@@ -27,7 +27,9 @@ def server(make_emulator):
 
 
 def _service(server, key: str | None = None) -> ServiceSettings:
-    return ServiceSettings(resources=(ResourceSettings(server.endpoint, Secret(key or server.key)),), max_retry_seconds=30)
+    return ServiceSettings(
+        resources=(ResourceSettings(server.endpoint, Secret(key or server.key)),), max_retry_seconds=30
+    )
 
 
 def _poll(client: RuntimeClient, location: str, ids: list[str]):

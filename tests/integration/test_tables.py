@@ -28,12 +28,8 @@ def test_ensure_and_merge_are_idempotent(spark, tmp_path: Path, kind: str) -> No
     rows = spark.createDataFrame([("a", 1), ("b", 2)], SCHEMA)
     merge_rows(spark, loc, "things", rows, ["id"])
     merge_rows(spark, loc, "things", rows, ["id"])
-    merge_rows(
-        spark, loc, "things", spark.createDataFrame([("b", 3)], SCHEMA), ["id"], update_condition="s.n > t.n"
-    )
-    merge_rows(
-        spark, loc, "things", spark.createDataFrame([("a", 0)], SCHEMA), ["id"], update_condition="s.n > t.n"
-    )
+    merge_rows(spark, loc, "things", spark.createDataFrame([("b", 3)], SCHEMA), ["id"], update_condition="s.n > t.n")
+    merge_rows(spark, loc, "things", spark.createDataFrame([("a", 0)], SCHEMA), ["id"], update_condition="s.n > t.n")
     got = sorted((r.id, r.n) for r in read_table(spark, loc, "things").collect())
     assert got == [("a", 1), ("b", 3)]
     assert spark.sql(f"SELECT count(*) AS c FROM {loc.name('things')}").first().c == 2

@@ -76,11 +76,15 @@ def test_train_evaluate_deploy_classify_and_sql(spark, trainer_env, tmp_path: Pa
     run = run_classification(corpus.drop("label"), project="e2e", deployment="prod", kind="single",
                              tables=tables, settings=settings)  # fmt: skip
     assert run.succeeded_docs == 500
-    agree = spark.sql(
-        f"SELECT avg(CAST(r.category = c.label AS INT)) a FROM {tables.name('results')} r "
-        f"JOIN {{corpus}} c ON r.doc_id = c.id",
-        corpus=corpus,
-    ).first().a
+    agree = (
+        spark.sql(
+            f"SELECT avg(CAST(r.category = c.label AS INT)) a FROM {tables.name('results')} r "
+            f"JOIN {{corpus}} c ON r.doc_id = c.id",
+            corpus=corpus,
+        )
+        .first()
+        .a
+    )
     assert agree > 0.8
     # Training again with the same data and label duplicates neither blobs nor rows.
     again = train_model(settings, client, docs, options, progress=messages.append)

@@ -46,7 +46,12 @@ def test_a_document_over_the_request_limit_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [(None, ERR_NULL_DOCUMENT), ("", ERR_EMPTY_DOCUMENT), ("  \n", ERR_EMPTY_DOCUMENT), ("x" * 11, ERR_DOCUMENT_TOO_LARGE)],
+    [
+        (None, ERR_NULL_DOCUMENT),
+        ("", ERR_EMPTY_DOCUMENT),
+        ("  \n", ERR_EMPTY_DOCUMENT),
+        ("x" * 11, ERR_DOCUMENT_TOO_LARGE),
+    ],
 )
 def test_validation_names_the_problem(text: str | None, code: str) -> None:
     result = validate_text(text, 10)

@@ -44,8 +44,6 @@ def test_hierarchy_separates_transient_from_permanent() -> None:
 
 
 def test_service_error_message_carries_status_and_codes() -> None:
-    err = ServiceError(
-        "Document text is empty.", status=400, code="InvalidArgument", inner_code="InvalidDocument"
-    )
+    err = ServiceError("Document text is empty.", status=400, code="InvalidArgument", inner_code="InvalidDocument")
     assert str(err) == "HTTP 400 InvalidArgument/InvalidDocument: Document text is empty."
     assert err.inner_code == "InvalidDocument"

@@ -12,7 +12,11 @@ from ctc_spark.labels import LabelledDoc, validate_class_name, validate_labelled
 def _docs(n: int = 12, kind: str = "single") -> list[LabelledDoc]:
     classes = ("billing", "shipping", "returns")
     return [
-        LabelledDoc(f"d{i}", f"text number {i}", (classes[i % 3],) if kind == "single" else (classes[i % 3], classes[(i + 1) % 3]))
+        LabelledDoc(
+            f"d{i}",
+            f"text number {i}",
+            (classes[i % 3],) if kind == "single" else (classes[i % 3], classes[(i + 1) % 3]),
+        )
         for i in range(n)
     ]
 
@@ -50,7 +54,9 @@ def test_unknown_label_against_known_classes_and_multi_label() -> None:
 
 
 def test_manual_split_warns_about_classes_missing_from_a_part() -> None:
-    docs = [LabelledDoc(f"d{i}", "t", ("a" if i < 6 else "b",), "Train" if i % 2 or i < 6 else "Test") for i in range(12)]
+    docs = [
+        LabelledDoc(f"d{i}", "t", ("a" if i < 6 else "b",), "Train" if i % 2 or i < 6 else "Test") for i in range(12)
+    ]
     warnings = validate_labelled(docs, kind="single").warnings
     assert "class 'a' has no document in the Test split" in warnings
 

@@ -11,17 +11,38 @@ SUMMARY = {
     "projectKind": "CustomSingleLabelClassification",
     "customSingleLabelClassificationEvaluation": {
         "confusionMatrix": {
-            "Billing": {"Billing": {"normalizedValue": 90.0, "rawValue": 9.0}, "Shipping": {"normalizedValue": 10.0, "rawValue": 1.0}},
+            "Billing": {
+                "Billing": {"normalizedValue": 90.0, "rawValue": 9.0},
+                "Shipping": {"normalizedValue": 10.0, "rawValue": 1.0},
+            },
             "Shipping": {"Shipping": {"normalizedValue": 100.0, "rawValue": 8.0}},
         },
         "classes": {
-            "Billing": {"f1": 0.947, "precision": 1.0, "recall": 0.9, "truePositiveCount": 9, "trueNegativeCount": 8,
-                        "falsePositiveCount": 0, "falseNegativeCount": 1},
-            "Shipping": {"f1": 0.941, "precision": 0.889, "recall": 1.0, "truePositiveCount": 8, "trueNegativeCount": 9,
-                         "falsePositiveCount": 1, "falseNegativeCount": 0},
+            "Billing": {
+                "f1": 0.947,
+                "precision": 1.0,
+                "recall": 0.9,
+                "truePositiveCount": 9,
+                "trueNegativeCount": 8,
+                "falsePositiveCount": 0,
+                "falseNegativeCount": 1,
+            },
+            "Shipping": {
+                "f1": 0.941,
+                "precision": 0.889,
+                "recall": 1.0,
+                "truePositiveCount": 8,
+                "trueNegativeCount": 9,
+                "falsePositiveCount": 1,
+                "falseNegativeCount": 0,
+            },
         },
-        "microF1": 0.944, "microPrecision": 0.944, "microRecall": 0.944,
-        "macroF1": 0.944, "macroPrecision": 0.944, "macroRecall": 0.95,
+        "microF1": 0.944,
+        "microPrecision": 0.944,
+        "microRecall": 0.944,
+        "macroF1": 0.944,
+        "macroPrecision": 0.944,
+        "macroRecall": 0.95,
     },
     "evaluationOptions": {"kind": "percentage", "trainingSplitPercentage": 80, "testingSplitPercentage": 20},
 }
@@ -33,7 +54,11 @@ def test_evaluation_rows_cover_classes_averages_and_matrix() -> None:
     assert scopes.count("class") == 2 and scopes.count("micro") == 1 and scopes.count("confusion") == 3
     billing = next(r for r in rows if r["scope"] == "class" and r["class_name"] == "Billing")
     assert (billing["true_positives"], billing["false_negatives"], billing["recall"]) == (9, 1, 0.9)
-    cell = next(r for r in rows if r["scope"] == "confusion" and r["predicted_class"] == "Shipping" and r["class_name"] == "Billing")
+    cell = next(
+        r
+        for r in rows
+        if r["scope"] == "confusion" and r["predicted_class"] == "Shipping" and r["class_name"] == "Billing"
+    )
     assert cell["raw_value"] == 1.0
 
 

@@ -116,7 +116,9 @@ def test_next_link_pages_are_merged() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.params.get("$skip") == "2":
             return httpx.Response(200, json=page2)
-        return httpx.Response(200, json=_job(nextLink=f"{EP}/language/analyze-text/jobs/job-1?api-version=2023-04-01&$skip=2&$top=2"))
+        return httpx.Response(
+            200, json=_job(nextLink=f"{EP}/language/analyze-text/jobs/job-1?api-version=2023-04-01&$skip=2&$top=2")
+        )
 
     client, _ = _client(handler)
     assert [d.id for d in client.get_job("job-1").documents] == ["a", "c", "b"]
@@ -187,7 +189,7 @@ def test_transient_errors_back_off_then_give_up_after_max_attempts(status: int) 
 
 def test_retries_stop_when_the_time_budget_is_spent() -> None:
     calls = []
-    client, waits = _client(lambda r: calls.append(r) or _error(429, "429", headers={"Retry-After": "40"}))
+    client, _ = _client(lambda r: calls.append(r) or _error(429, "429", headers={"Retry-After": "40"}))
     with pytest.raises(ThrottledError) as info:
         client.get_job("job-1")
     assert len(calls) == 2 and info.value.retry_after == 40.0  # 40 s fits in 60 s, a second wait does not
@@ -208,7 +210,7 @@ def test_connect_errors_retry_but_a_lost_submit_answer_does_not() -> None:
     for exc in (httpx.ReadTimeout, httpx.RemoteProtocolError):
         sent: list[str] = []
 
-        def lost(request: httpx.Request, exc: type = exc) -> httpx.Response:
+        def lost(request: httpx.Request, exc: type = exc, sent: list[str] = sent) -> httpx.Response:
             sent.append("s")
             raise exc("gone", request=request)
 
@@ -234,7 +236,9 @@ def test_async_client_asks_the_limiter_before_every_attempt() -> None:
         def on_success(self) -> None:
             events.append("ok")
 
-    answers = iter([_error(429, "429", headers={"Retry-After": "0"}), httpx.Response(202, headers={"Operation-Location": LOC})])
+    answers = iter(
+        [_error(429, "429", headers={"Retry-After": "0"}), httpx.Response(202, headers={"Operation-Location": LOC})]
+    )
 
     async def handler(request: httpx.Request) -> httpx.Response:
         return next(answers)
@@ -255,7 +259,9 @@ def test_retry_delay_is_pure_and_bounded() -> None:
     policy = RetryPolicy(max_attempts=3, max_seconds=10, base_seconds=1, cap_seconds=4)
     err = TransientServiceError("x", status=500)
     assert [retry_delay(err, attempt=n, elapsed=0, policy=policy, rand=lambda: 1.0) for n in (1, 2, 3)] == [1, 2, None]
-    assert retry_delay(InvalidRequestError("x", status=400), attempt=1, elapsed=0, policy=policy, rand=lambda: 1.0) is None
+    assert (
+        retry_delay(InvalidRequestError("x", status=400), attempt=1, elapsed=0, policy=policy, rand=lambda: 1.0) is None
+    )
 
 
 def test_versions_are_validated_and_secrets_stay_hidden() -> None:
@@ -274,7 +280,12 @@ def test_authoring_calls_and_the_operation_waiter() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path.endswith("/:train"):
-            return httpx.Response(202, headers={"Operation-Location": f"{EP}/language/authoring/analyze-text/projects/p/train/jobs/t1?api-version=2023-04-01"})
+            return httpx.Response(
+                202,
+                headers={
+                    "Operation-Location": f"{EP}/language/authoring/analyze-text/projects/p/train/jobs/t1?api-version=2023-04-01"
+                },
+            )
         if "/train/jobs/t1" in request.url.path:
             return httpx.Response(200, json=next(polls), headers={"Retry-After": "2"})
         return httpx.Response(201, json={"projectName": "p"})
