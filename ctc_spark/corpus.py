@@ -148,16 +148,20 @@ def generate_corpus(
     max_words: int = 200,
     multi_label_rate: float = 0.3,
     id_prefix: str = "doc",
+    noise: float = 0.0,
 ) -> list[CorpusDoc]:
     """Generate `n_docs` documents; the same arguments always give the same corpus.
 
     Lengths are drawn log-uniformly between `min_words` and `max_words`. In multi-label corpora a
-    document has a second (and rarely a third) label with probability `multi_label_rate`.
+    document has a second (and rarely a third) label with probability `multi_label_rate`. `noise` is the
+    share of topic words borrowed from other classes, which makes the classes overlap (0 keeps them apart).
     """
     if n_docs < 0 or min_words < 1 or max_words < min_words:
         raise ValueError(f"bad corpus shape: n_docs={n_docs}, words={min_words}..{max_words}")
     if not 0.0 <= multi_label_rate <= 1.0:
         raise ValueError(f"multi_label_rate must be within 0..1, got {multi_label_rate}")
+    if not 0.0 <= noise < 1.0:
+        raise ValueError(f"noise must be within 0..1, got {noise}")
     names = class_names(n_classes)
     vocab = {name: _vocabulary(name) for name in names}
     rng = random.Random(seed)
@@ -166,7 +170,7 @@ def generate_corpus(
     for i in range(n_docs):
         labels = _labels(rng, names, kind, multi_label_rate)
         n_words = round(min_words * (max_words / min_words) ** rng.random())
-        docs.append(CorpusDoc(f"{id_prefix}-{i:0{width}d}", _text(rng, labels, vocab, n_words), labels))
+        docs.append(CorpusDoc(f"{id_prefix}-{i:0{width}d}", _text(rng, labels, vocab, n_words, noise), labels))
     return docs
 
 
@@ -179,14 +183,17 @@ def _labels(rng: random.Random, names: Sequence[str], kind: str, rate: float) ->
     return tuple(sorted((first, *others)))
 
 
-def _text(rng: random.Random, labels: Sequence[str], vocab: dict[str, tuple[str, ...]], n_words: int) -> str:
+def _text(
+    rng: random.Random, labels: Sequence[str], vocab: dict[str, tuple[str, ...]], n_words: int, noise: float
+) -> str:
     words = []
     for j in range(n_words):
         # Every label gets at least a few topic words, so short multi-label documents stay learnable.
         if j < 2 * len(labels):
             words.append(rng.choice(vocab[labels[j % len(labels)]]))
         elif rng.random() < _TOPIC_SHARE:
-            words.append(rng.choice(vocab[rng.choice(labels)]))
+            source = rng.choice(list(vocab)) if noise and rng.random() < noise else rng.choice(labels)
+            words.append(rng.choice(vocab[source]))
         else:
             words.append(rng.choice(_COMMON))
     rng.shuffle(words)

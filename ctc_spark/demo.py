@@ -32,10 +32,10 @@ def _prepare_data(spark: object, home: Path) -> tuple[Path, Path]:
 
     labelled, corpus = home / "labelled", home / "corpus"
     if not labelled.exists():
-        docs = generate_corpus(LABELLED_DOCS, n_classes=CLASSES, seed=1, id_prefix="train")
+        docs = generate_corpus(LABELLED_DOCS, n_classes=CLASSES, seed=1, id_prefix="train", noise=0.5)
         corpus_dataframe(spark, docs, kind="single").write.mode("overwrite").parquet(str(labelled))  # type: ignore[arg-type]
     if not corpus.exists():
-        docs = generate_corpus(CORPUS_DOCS, n_classes=CLASSES, seed=2, id_prefix="ticket")
+        docs = generate_corpus(CORPUS_DOCS, n_classes=CLASSES, seed=2, id_prefix="ticket", noise=0.5)
         corpus_dataframe(spark, docs, kind="single").write.mode("overwrite").parquet(str(corpus))  # type: ignore[arg-type]
     return labelled, corpus
 

@@ -19,6 +19,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--min-words", type=int, default=20)
     g.add_argument("--max-words", type=int, default=200)
     g.add_argument("--multi-label-rate", type=float, default=0.3)
+    g.add_argument("--noise", type=float, default=0.0, help="share of topic words borrowed from other classes (0-1)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--id-prefix", default="doc")
     g.add_argument("--unlabelled", action="store_true", help="write only id and text")
@@ -35,7 +36,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     docs = generate_corpus(
         args.docs, kind=args.kind, n_classes=args.classes, seed=args.seed, min_words=args.min_words,
-        max_words=args.max_words, multi_label_rate=args.multi_label_rate, id_prefix=args.id_prefix,
+        max_words=args.max_words, multi_label_rate=args.multi_label_rate, noise=args.noise, id_prefix=args.id_prefix,
     )  # fmt: skip
     spark = get_spark(load_settings(args.config).spark)
     df = corpus_dataframe(spark, docs, kind=args.kind, labelled=not args.unlabelled)

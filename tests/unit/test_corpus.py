@@ -53,3 +53,25 @@ def test_class_names_extend_past_the_builtin_list_and_reject_bad_counts() -> Non
         class_names(0)
     with pytest.raises(ValueError, match="multi_label_rate"):
         generate_corpus(5, multi_label_rate=1.5)
+
+
+def test_noise_blurs_the_classes_without_changing_the_default() -> None:
+    clean = generate_corpus(300, n_classes=4, seed=9)
+    assert generate_corpus(300, n_classes=4, seed=9, noise=0.0) == clean
+    noisy = generate_corpus(300, n_classes=4, seed=9, noise=0.6)
+    from ctc_spark.corpus import _vocabulary
+
+    vocab = {c: set(_vocabulary(c)) for c in CLASS_NAMES[:4]}
+    every = set().union(*vocab.values())
+
+    def foreign_share(docs) -> float:
+        own = total = 0
+        for d in docs:
+            topical = [w for w in d.text.lower().replace(".", "").split() if w in every]
+            total += len(topical)
+            own += sum(w in vocab[d.labels[0]] for w in topical)
+        return 1 - own / total
+
+    assert foreign_share(clean) < 0.01 < 0.2 < foreign_share(noisy)
+    with pytest.raises(ValueError, match="noise"):
+        generate_corpus(5, noise=1.0)
