@@ -49,7 +49,7 @@ class Registry:
                 blob = self._store.get_bytes(_BLOBS, key)
                 if blob is None:
                     return None
-                self._cache[key] = pickle.loads(blob)  # noqa: S301 - our own state file
+                self._cache[key] = pickle.loads(blob)  # our own state file, written by put_model
             return dict(meta), self._cache[key]
 
     def list_models(self, project: str) -> list[dict[str, Any]]:

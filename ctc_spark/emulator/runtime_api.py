@@ -44,7 +44,9 @@ class _Problem(Exception):
         self.response = response
 
 
-def _bad(message: str, inner: str = "InvalidParameterValue", status: int = 400, code: str = "InvalidArgument") -> _Problem:
+def _bad(
+    message: str, inner: str = "InvalidParameterValue", status: int = 400, code: str = "InvalidArgument"
+) -> _Problem:
     return _Problem(azure_error(status, code, message, inner_code=inner))
 
 
@@ -135,9 +137,19 @@ class AnalyzeJobs:
         if job.get("displayName"):
             out["displayName"] = job["displayName"]
         terminal = status in ("succeeded", "partiallyCompleted", "failed", "cancelled")
-        item = {"kind": f"{job['kind']}LROResults", "taskName": job["taskName"], "lastUpdateDateTime": iso(min(now, job["done_at"]))}
+        item: dict[str, Any] = {
+            "kind": f"{job['kind']}LROResults",
+            "taskName": job["taskName"],
+            "lastUpdateDateTime": iso(min(now, job["done_at"])),
+        }
         failed = status in ("failed", "partiallyCompleted")
-        tasks = {"completed": 0, "failed": 0, "inProgress": 0 if terminal else 1, "total": 1, "items": []}
+        tasks: dict[str, Any] = {
+            "completed": 0,
+            "failed": 0,
+            "inProgress": 0 if terminal else 1,
+            "total": 1,
+            "items": [],
+        }
         if status == "succeeded":
             self._count(job)
             page, next_link = self._page(job, request)
@@ -211,7 +223,9 @@ def _parse(body: Any) -> tuple[list[dict[str, str]], dict[str, Any]]:
     if tasks[0].get("kind") not in _KINDS:
         raise _bad(f"unsupported task kind {tasks[0].get('kind')!r}")
     if len(docs) > MAX_DOCS:
-        raise _bad(f"Batch request contains too many records. Max {MAX_DOCS} records are permitted.", "InvalidDocumentBatch")
+        raise _bad(
+            f"Batch request contains too many records. Max {MAX_DOCS} records are permitted.", "InvalidDocumentBatch"
+        )
     parsed = [{"id": str(d.get("id")), "text": str(d.get("text") or "")} for d in docs if isinstance(d, dict)]
     if len(parsed) != len(docs) or len({d["id"] for d in parsed}) != len(parsed):
         raise _bad("every document needs a unique id")
