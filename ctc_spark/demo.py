@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ctc_spark.config import ENV_CONFIG, Settings, load_settings
 
@@ -100,6 +101,19 @@ def _sql(spark: object, tables: str) -> None:
     spark.sql(classes_query(results) + " LIMIT 5").show(truncate=False)  # type: ignore[attr-defined]
 
 
+def _stop_started(settings: Settings, services: Any, local_down: Any) -> None:
+    # Services that were already running belong to the user: leave them (and so both) up.
+    started = [s.name for s in (services.azurite, services.emulator) if s.started]
+    if len(started) == 2:
+        _say("stop the services this demo started (ctc-spark local down)")
+        local_down(settings)
+    elif started:
+        print(f"\nleft running: {', '.join(started)} (started here, beside a service that was already up); "
+              "`ctc-spark local down` stops both")  # fmt: skip
+    else:
+        print("\nAzurite and the emulator were already running; left them running")
+
+
 def main() -> int:
     from ctc_spark.local import local_down, local_up
     from ctc_spark.spark import get_spark
@@ -119,9 +133,7 @@ def main() -> int:
         _classify(corpus, tables, config)
         _sql(spark, tables)
     finally:
-        if getattr(services, "started_by_us", True):
-            _say("stop the services this demo started (ctc-spark local down)")
-            local_down(settings)
+        _stop_started(settings, services, local_down)
     print(f"\ndemo finished in {time.monotonic() - started:.0f}s; tables in {tables}")
     return 0
 

@@ -51,6 +51,7 @@ class TrainOptions:
     container: str | None = None
     language: str = "en"
     wait_for_running: bool = False
+    classes: tuple[str, ...] | None = None  # the allowed classes; a label outside them is refused before upload
     poll_interval: float = 2.0
     deadline_seconds: float = 6 * 3600.0
 
@@ -145,7 +146,10 @@ def train_model(
     """
     validate_resource_name("project", options.project)
     validate_resource_name("model", options.model_label)
-    report = validate_labelled(docs, kind=options.kind, split_percent=None if options.manual_split else options.split)
+    if not options.manual_split and not (options.split is not None and 1 <= options.split <= 99):
+        raise InputError(f"--split {options.split}: the training percentage must be 1 to 99 (the rest is the test set)")
+    report = validate_labelled(docs, kind=options.kind, known_classes=options.classes,
+                               split_percent=None if options.manual_split else options.split)  # fmt: skip
     for warning in report.warnings:
         progress(f"warning: {warning}")
     conn = settings.storage.connection_string

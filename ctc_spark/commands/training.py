@@ -20,6 +20,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-col", default="id")
     parser.add_argument("--text-col", default="text")
     parser.add_argument("--label-col", default="label", help="label column: a string, an array, or 'a|b' for multi")
+    parser.add_argument("--label-delimiter", default="|", help="separator of a multi-label string column (default |)")
+    parser.add_argument("--classes", help="comma-separated allowed classes; any other label is refused before upload")
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--split", type=int, default=80, help="percentage of documents to train on (default 80)")
     split.add_argument("--split-col", help="manual split: a column holding Train or Test")
@@ -75,10 +77,11 @@ def run_train(args: argparse.Namespace) -> int:
     spark = get_spark(settings.spark)
     df = read_corpus(spark, args.labels, args.format)
     docs = labelled_docs(df, kind=args.kind, id_col=args.id_col, text_col=args.text_col, label_col=args.label_col,
-                         split_col=args.split_col)  # fmt: skip
+                         split_col=args.split_col, delimiter=args.label_delimiter)  # fmt: skip
     options = TrainOptions(project=args.project, kind=args.kind, model_label=args.model, split=args.split,
                            manual_split=bool(args.split_col), training_config_version=args.training_config_version,
-                           container=args.container, wait_for_running=args.wait)  # fmt: skip
+                           container=args.container, wait_for_running=args.wait,
+                           classes=tuple(c.strip() for c in args.classes.split(",")) if args.classes else None)  # fmt: skip
     result = train_model(settings, client, docs, options, progress=lambda m: print(m, flush=True))
     summary = record_training(spark, TableLocation.parse(args.tables), options, result, client)
     print(f"model {args.model} trained (job {result.job_id}); evaluation on the test split:")
@@ -131,6 +134,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         _warn_expiry(
             "deployment", row["deployment_name"], {"deploymentExpirationDate": raw.get("deploymentExpirationDate")}
         )
+        _warn_expiry("model", str(row["model_label"]), {"modelExpirationDate": row["model_expiration_date"]})
     if args.tables:
         from ctc_spark import model_tables as mt
         from ctc_spark.spark import get_spark

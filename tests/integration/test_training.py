@@ -113,11 +113,14 @@ def test_bad_labelled_data_uploads_nothing(trainer_env, bad, match: str) -> None
 
 
 def test_unknown_label_is_refused_before_upload(trainer_env) -> None:
-    from ctc_spark.labels import validate_labelled
-
+    server, azurite = trainer_env
+    settings = _settings(server, azurite, "unknown-label")
     docs = [LabelledDoc(d.id, d.text, d.labels) for d in generate_corpus(20, n_classes=2, seed=34)]
-    with pytest.raises(InputError, match="unknown label 'sports'"):
-        validate_labelled(docs, kind="single", known_classes=["finance"])
+    allowed = tuple(sorted({d.labels[0] for d in docs}))[:1]
+    options = TrainOptions(project="unknown", kind="single", model_label="m", classes=allowed)
+    with pytest.raises(InputError, match=r"has unknown label '.+'; known: \["):
+        train_model(settings, _client(settings), docs, options)
+    assert _blob_names(azurite, "unknown-label") == set()
 
 
 def test_interrupting_training_cancels_the_job(make_emulator, azurite) -> None:
@@ -136,5 +139,22 @@ def test_interrupting_training_cancels_the_job(make_emulator, azurite) -> None:
         train_model(settings, client, docs, TrainOptions(project="cancel", kind="single", model_label="m",
                                                          poll_interval=0.2), progress=interrupt)  # fmt: skip
     jobs = client.list_training_jobs("cancel")
-    assert calls["n"] == 1 and jobs
-    assert jobs[0]["status"] in ("cancelled", "cancelling", "failed")
+    assert calls["n"] == 1 and len(jobs) == 1
+    # The emulator ends a cancelled job `failed` with OperationCancelled (the SDK's pollers know no `cancelled`).
+    assert jobs[0]["status"] == "cancelled" or [e.get("code") for e in jobs[0].get("errors", [])] == [
+        "OperationCancelled"
+    ]
+    assert not client.list_models("cancel")
+
+
+def test_multi_label_from_a_delimited_string_and_a_manual_split(spark) -> None:
+    rows = [("a", "first text", "billing;refunds", "train"), ("b", "second text", " shipping ", "TEST")]
+    df = spark.createDataFrame(rows, "doc string, body string, tags string, part string")
+    docs = labelled_docs(df, kind="multi", id_col="doc", text_col="body", label_col="tags", split_col="part",
+                         delimiter=";")  # fmt: skip
+    assert docs == [
+        LabelledDoc("a", "first text", ("billing", "refunds"), "Train"),
+        LabelledDoc("b", "second text", ("shipping",), "Test"),
+    ]
+    with pytest.raises(InputError, match="column 'label' not found"):
+        labelled_docs(df, kind="single", id_col="doc", text_col="body")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from ctc_spark.blobs import blob_name
+from ctc_spark.errors import InputError
 from ctc_spark.labels import LabelledDoc
-from ctc_spark.training import expiry_warnings, exported_project, job_id_of
+from ctc_spark.training import TrainOptions, expiry_warnings, exported_project, job_id_of, train_model
 
 
 def test_import_body_points_at_content_addressed_blobs() -> None:
@@ -35,3 +38,12 @@ def test_expiry_warnings_within_thirty_days() -> None:
     assert expiry_warnings("model m1", {"d": "2025-10-22"}, today) == [
         "warning: model m1 d expired on 2025-10-22 (within 30 days)"
     ]
+
+
+@pytest.mark.parametrize("split", [0, 100, None])
+def test_split_outside_1_to_99_is_refused_before_any_call(split: int | None) -> None:
+    docs = [LabelledDoc(f"d{i}", f"text {i}", ("x",)) for i in range(12)]
+    options = TrainOptions(project="p", kind="single", model_label="m", split=split)
+    # settings and client None: the check must come before the first call to the service or to Blob storage.
+    with pytest.raises(InputError, match="training percentage must be 1 to 99"):
+        train_model(None, None, docs, options)  # type: ignore[arg-type]
