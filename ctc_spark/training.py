@@ -167,8 +167,17 @@ def train_model(
     wait(client.import_project(options.project, body), "import")
     location = _start_training(client, options, progress)
     job_id = job_id_of(location)
+    last: list[str] = []
+
+    def show(job: dict[str, Any]) -> None:
+        # Polls every couple of seconds; print a line only when the progress moves.
+        line = _training_progress(job)
+        if not last or line != last[-1]:
+            last.append(line)
+            progress(line)
+
     try:
-        wait(location, "training", lambda job: progress(_training_progress(job)))
+        wait(location, "training", show)
     except KeyboardInterrupt:
         progress(f"interrupted: cancelling training job {job_id}")
         client.cancel_training_job(options.project, job_id)
