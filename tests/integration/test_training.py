@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from ctc_spark.tables import TableLocation, read_table
 from ctc_spark.training import (
     TrainOptions,
     deploy_model,
+    job_id_of,
     labelled_docs,
     record_training,
     swap_deployments,
@@ -158,3 +160,23 @@ def test_multi_label_from_a_delimited_string_and_a_manual_split(spark) -> None:
     ]
     with pytest.raises(InputError, match="column 'label' not found"):
         labelled_docs(df, kind="single", id_col="doc", text_col="body")
+
+
+def test_one_training_job_per_project_clear_error_or_wait(make_emulator, azurite) -> None:
+    from ctc_spark.errors import ConflictError
+
+    server = make_emulator(training_seconds=4.0)
+    settings = _settings(server, azurite, "one-at-a-time")
+    client = _client(settings)
+    docs = [LabelledDoc(d.id, d.text, d.labels) for d in generate_corpus(30, n_classes=2, seed=36)]
+    first = TrainOptions(project="busy", kind="single", model_label="m1", poll_interval=0.2)
+    train_model(settings, client, docs, first, progress=lambda _: None)
+    running = job_id_of(client.train("busy", model_label="m1", split=80))
+    second = TrainOptions(project="busy", kind="single", model_label="m2", poll_interval=0.2)
+    with pytest.raises(ConflictError, match=rf"already has a training job running \({running}\).*--wait"):
+        train_model(settings, client, docs, second, progress=lambda _: None)
+    messages: list[str] = []
+    waited = train_model(settings, client, docs, replace(second, wait_for_running=True), progress=messages.append)
+    assert any(f"waiting for running training job {running}" in m for m in messages)
+    assert waited.model["label"] == "m2"
+    assert client.get_training_job("busy", running)["status"] == "succeeded"
