@@ -278,8 +278,10 @@ def expiry_warnings(what: str, dates: dict[str, Any], today: date) -> list[str]:
     for name, value in dates.items():
         when = mt.parse_date(value)
         if when is not None and when <= today + timedelta(days=_WARN_DAYS):
-            verb = "expired on" if when < today else "expires on"
-            out.append(f"warning: {what} {name} {verb} {when.isoformat()} (within {_WARN_DAYS} days)")
+            if when < today:
+                out.append(f"warning: {what} {name} expired on {when.isoformat()}")
+            else:
+                out.append(f"warning: {what} {name} expires on {when.isoformat()}, within {_WARN_DAYS} days")
     return out
 
 
