@@ -161,8 +161,20 @@ def deployment_row(project: str, name: str, deployment: dict[str, Any], *, model
     }  # fmt: skip
 
 
-def write_rows(spark: SparkSession, location: TableLocation, table: str, rows: list[dict[str, Any]]) -> None:
-    """Create the table if needed and MERGE the rows on its keys (re-runs update, never duplicate)."""
+def write_rows(
+    spark: SparkSession,
+    location: TableLocation,
+    table: str,
+    rows: list[dict[str, Any]],
+    *,
+    replace: dict[str, str] | None = None,
+) -> None:
+    """Create the table if needed and MERGE the rows on its keys (re-runs update, never duplicate).
+
+    With `replace` (column -> value, e.g. one project's model), the rows are that slice's whole new content:
+    older rows of the slice that this write did not touch (a class or test document of a previous training
+    run) are deleted after the MERGE.
+    """
     from ctc_spark.tables import ensure_table, merge_rows
 
     schema = SCHEMAS[table]
@@ -170,3 +182,24 @@ def write_rows(spark: SparkSession, location: TableLocation, table: str, rows: l
     if rows:
         frame = spark.createDataFrame([{f.name: r.get(f.name) for f in schema.fields} for r in rows], schema)
         merge_rows(spark, location, table, frame, KEYS[table])
+    if replace:
+        _delete_stale(spark, location, table, replace, min((r["recorded_at"] for r in rows), default=None))
+
+
+def _delete_stale(spark: SparkSession, location: TableLocation, table: str, where: dict[str, str],
+                  written_at: datetime | None) -> None:  # fmt: skip
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    target = (
+        DeltaTable.forName(spark, ".".join((location.root, table)))
+        if location.is_metastore
+        else DeltaTable.forPath(spark, location.path(table))
+    )
+    condition = F.lit(True)
+    for column, value in where.items():
+        condition = condition & (F.col(column) == F.lit(value))
+    if written_at is not None:
+        # Every row of one write carries the same recorded_at, so older ones are exactly the stale ones.
+        condition = condition & (F.col("recorded_at") < F.lit(written_at))
+    target.delete(condition)

@@ -293,7 +293,10 @@ def record_training(spark: Any, tables: TableLocation, options: TrainOptions, re
                        documents=result.report.documents, classes=list(result.report.classes), split=split)  # fmt: skip
     mt.write_rows(spark, tables, mt.MODELS, [row])
     summary, docs = evaluate_model(client, options.project, options.model_label)
-    mt.write_rows(spark, tables, mt.EVALUATIONS, mt.evaluation_rows(options.project, options.model_label, summary))
+    # A retrained label replaces its evaluation: classes or test documents of the previous run must not linger.
+    this_model = {"project_name": options.project, "model_label": options.model_label}
+    mt.write_rows(spark, tables, mt.EVALUATIONS, mt.evaluation_rows(options.project, options.model_label, summary),
+                  replace=this_model)  # fmt: skip
     mt.write_rows(spark, tables, mt.EVALUATION_DOCUMENTS,
-                  mt.evaluation_document_rows(options.project, options.model_label, docs))  # fmt: skip
+                  mt.evaluation_document_rows(options.project, options.model_label, docs), replace=this_model)  # fmt: skip
     return summary

@@ -108,8 +108,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         from ctc_spark.tables import TableLocation
 
         spark, loc = get_spark(load_settings(args.config).spark), TableLocation.parse(args.tables)
-        mt.write_rows(spark, loc, mt.EVALUATIONS, mt.evaluation_rows(args.project, args.model, summary))
-        mt.write_rows(spark, loc, mt.EVALUATION_DOCUMENTS, mt.evaluation_document_rows(args.project, args.model, docs))
+        this_model = {"project_name": args.project, "model_label": args.model}
+        mt.write_rows(spark, loc, mt.EVALUATIONS, mt.evaluation_rows(args.project, args.model, summary),
+                      replace=this_model)  # fmt: skip
+        mt.write_rows(spark, loc, mt.EVALUATION_DOCUMENTS, mt.evaluation_document_rows(args.project, args.model, docs),
+                      replace=this_model)  # fmt: skip
     return 0
 
 

@@ -180,3 +180,22 @@ def test_one_training_job_per_project_clear_error_or_wait(make_emulator, azurite
     assert any(f"waiting for running training job {running}" in m for m in messages)
     assert waited.model["label"] == "m2"
     assert client.get_training_job("busy", running)["status"] == "succeeded"
+
+
+def test_a_retrained_label_replaces_its_evaluation_rows(spark, tmp_path: Path) -> None:
+    from ctc_spark import model_tables as mt
+
+    tables = TableLocation.parse(str(tmp_path / "tables"))
+    this = {"project_name": "p", "model_label": "m1"}
+
+    def results(*names: str) -> list[dict]:
+        return [{"location": n, "customSingleLabelClassificationResult": {"expectedClass": "A", "predictedClass": "A"}}
+                for n in names]  # fmt: skip
+
+    mt.write_rows(spark, tables, mt.EVALUATION_DOCUMENTS, mt.evaluation_document_rows("p", "m2", results("x.txt")))
+    mt.write_rows(spark, tables, mt.EVALUATION_DOCUMENTS, mt.evaluation_document_rows("p", "m1", results("a.txt", "b.txt")),
+                  replace=this)  # fmt: skip
+    mt.write_rows(spark, tables, mt.EVALUATION_DOCUMENTS, mt.evaluation_document_rows("p", "m1", results("b.txt", "c.txt")),
+                  replace=this)  # fmt: skip
+    rows = {(r.model_label, r.location) for r in read_table(spark, tables, "evaluation_documents").collect()}
+    assert rows == {("m1", "b.txt"), ("m1", "c.txt"), ("m2", "x.txt")}
