@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ctc-bench-"))
     conf = (("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "2"),
-            ("spark.databricks.delta.snapshotPartitions", "2"))  # fmt: skip
+            ("spark.databricks.delta.snapshotPartitions", "2"), ("spark.ui.showConsoleProgress", "false"))  # fmt: skip
     spark = get_spark(SparkSettings(master=args.master, conf=conf))
     docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="bench")
     corpus = str(work / "corpus")
@@ -133,6 +133,12 @@ def main() -> None:
                    f"{calls / max(1, jobs):.2f} | "
                    f"{after['throttled'] - before['throttled']} | {baseline} |")  # fmt: skip
             print(row, flush=True)
+            print(
+                f"breakdown: planning {summary.planning_seconds:.1f} s, classify phase {summary.service_seconds:.1f} s, "
+                f"reconcile and record {wall - summary.planning_seconds - summary.service_seconds:.1f} s; "
+                f"{summary.tasks} streaming task(s), {summary.commits} ledger commits",
+                flush=True,
+            )
             rows.append(row)
         finally:
             proc.terminate()

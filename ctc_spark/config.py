@@ -108,6 +108,8 @@ class BatchSettings:
     max_chars_per_document: int = 125_000
     language: str = "en"
     wave_jobs: int = 2000
+    tasks: int = 0  # streaming tasks; 0 = one per ~50 calls/s of quota, leaving a slot free
+    ledger_host: str = ""  # where executors reach the driver's ledger; "" = loopback locally, else the driver host
     show_stats: bool = True
     logging_opt_out: bool = True
     job_deadline_seconds: float = 3600.0
@@ -256,6 +258,8 @@ def _build(root: _Reader, env: Mapping[str, str], source: str) -> Settings:
         max_chars_per_document=_bounded(b, "batch.max_chars_per_document", 125_000, 125_000),
         language=b.get("batch.language", str, "en"),
         wave_jobs=b.positive("batch.wave_jobs", int, 2000),
+        tasks=b.get("batch.tasks", int, 0),
+        ledger_host=b.get("batch.ledger_host", str, ""),
         show_stats=b.get("batch.show_stats", bool, True),
         logging_opt_out=b.get("batch.logging_opt_out", bool, True),
         job_deadline_seconds=b.positive("batch.job_deadline_seconds", float, 3600.0),

@@ -13,6 +13,7 @@ CTCError
 ├── SubmitOutcomeUnknownError        a submit was sent but no answer came: a job may exist
 ├── JobFailedError                   a long-running operation ended failed or cancelled
 ├── DeadlineExceededError            waiting for an operation ran past its deadline
+├── LedgerError                      the driver's ledger could not commit, or refused an executor
 └── ReconciliationError              a run's document counts do not add up
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "InputError",
     "InvalidRequestError",
     "JobFailedError",
+    "LedgerError",
     "NotFoundError",
     "ReconciliationError",
     "ServiceError",
@@ -152,6 +154,14 @@ class DeadlineExceededError(CTCError):
     def __init__(self, message: str, *, deadline_seconds: float | None = None) -> None:
         super().__init__(message)
         self.deadline_seconds = deadline_seconds
+
+
+class LedgerError(CTCError):
+    """The driver's ledger service failed to commit job ids, or an executor could not reach it."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ReconciliationError(CTCError):

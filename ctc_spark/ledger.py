@@ -160,11 +160,18 @@ def next_status(status: str, attempts: int, *, max_attempts: int = MAX_ATTEMPTS)
 
 def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> None:
     """Create `jobs`, `results` and `runs` (idempotent) and the `result_classes` view for metastore schemas."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ctc_spark.tables import ensure_table
 
-    ensure_table(spark, location, JOBS, JOBS_SCHEMA)
-    ensure_table(spark, location, RESULTS, RESULTS_SCHEMA)
-    ensure_table(spark, location, RUNS, RUNS_SCHEMA)
+    if location.is_metastore:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
+    # Three independent Delta commits: concurrent Spark jobs instead of one after the other.
+    with ThreadPoolExecutor(3, thread_name_prefix="ctc-ensure") as pool:
+        done = [pool.submit(ensure_table, spark, location, name, schema)
+                for name, schema in ((JOBS, JOBS_SCHEMA), (RESULTS, RESULTS_SCHEMA), (RUNS, RUNS_SCHEMA))]  # fmt: skip
+        for f in done:
+            f.result()
     if location.is_metastore:
         view = ".".join((location.root, "result_classes"))
         spark.sql(f"CREATE OR REPLACE VIEW {view} AS {classes_query(location.name(RESULTS))}")

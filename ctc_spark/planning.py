@@ -20,7 +20,7 @@ __all__ = [
     "check_unique_ids",
     "normalise_input",
     "pack_frame",
-    "prevalidation_errors",
+    "with_prevalidation",
 ]
 
 BATCH_SCHEMA = (
@@ -46,28 +46,33 @@ def normalise_input(df: DataFrame, *, id_col: str, text_col: str, source: str = 
     return out.withColumn("text_sha256", F.sha2(F.coalesce(F.col("text"), F.lit("")), 256))
 
 
-def check_unique_ids(docs: DataFrame, *, source: str = "input") -> None:
-    """Refuse null or duplicate document ids: results are keyed by id, so either would lose a document.
+def check_unique_ids(docs: DataFrame, *, source: str = "input") -> int:
+    """Refuse null or duplicate document ids (results are keyed by id); returns the number of documents.
 
     Raises:
         InputError: names up to five offending ids and how often each occurs.
     """
-    # One pass finds both: a null id groups like any other key.
-    bad = docs.groupBy("doc_id").count().filter("doc_id IS NULL OR count > 1").orderBy("doc_id").limit(6).collect()
+    from pyspark.sql import functions as F
+
+    # One pass counts the documents and the bad ids; a null id groups like any other key.
+    grouped = docs.groupBy("doc_id").count()
+    bad_id = F.col("doc_id").isNull() | (F.col("count") > 1)
+    total = grouped.agg(F.sum("count").alias("n"), F.count(F.when(bad_id, 1)).alias("bad")).first()
+    if total is None or not total.bad:
+        return int((total.n if total else 0) or 0)
+    bad = grouped.filter(bad_id).orderBy("doc_id").limit(6).collect()
     if any(r.doc_id is None for r in bad):
         raise InputError(f"{source} has documents with a null id", source=source, column="doc_id")
-    dups = bad[:5]
-    if dups:
-        listed = ", ".join(f"{r.doc_id!r} x{r['count']}" for r in dups)
-        raise InputError(
-            f"{source} has duplicate document ids ({listed}); ids must be unique — deduplicate first",
-            source=source,
-            column="doc_id",
-        )
+    listed = ", ".join(f"{r.doc_id!r} x{r['count']}" for r in bad[:5])
+    raise InputError(
+        f"{source} has duplicate document ids ({listed}); ids must be unique — deduplicate first",
+        source=source,
+        column="doc_id",
+    )
 
 
-def prevalidation_errors(docs: DataFrame, max_chars: int) -> DataFrame:
-    """The documents that must not be sent, with (error_code, error_message): null, empty or oversized text."""
+def with_prevalidation(docs: DataFrame, max_chars: int) -> DataFrame:
+    """`docs` plus (error_code, error_message), set for documents that must not be sent: null, empty, oversized."""
     from pyspark.sql import functions as F
 
     length = F.length("text")
@@ -79,11 +84,9 @@ def prevalidation_errors(docs: DataFrame, max_chars: int) -> DataFrame:
     message = (
         F.when(F.col("text").isNull(), F.lit("text is null"))
         .when(F.length(F.trim("text")) == 0, F.lit("text is empty or only whitespace"))
-        .otherwise(F.format_string(f"text has %d characters; the limit is {max_chars}", length))
+        .when(length > max_chars, F.format_string(f"text has %d characters; the limit is {max_chars}", length))
     )
-    return (
-        docs.withColumn("error_code", code).filter(F.col("error_code").isNotNull()).withColumn("error_message", message)
-    )
+    return docs.withColumn("error_code", code).withColumn("error_message", message)
 
 
 def assign_resource(batch_id: str, resources: Sequence[ResourceSettings]) -> str:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["TableLocation", "ensure_table", "merge_rows", "read_table", "table_exists"]
+__all__ = ["TableLocation", "append_rows", "ensure_table", "merge_rows", "read_table", "table_exists"]
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,14 @@ def merge_rows(
     keys: Sequence[str],
     *,
     update_condition: str | None = None,
+    null_safe: bool = True,
+    update_columns: Sequence[str] | None = None,
 ) -> None:
     """MERGE `rows` into the table on `keys`: update matches (where `update_condition` holds), insert the rest.
 
-    Concurrent-commit conflicts are retried a bounded number of times.
+    Keys compare null-safe (`<=>`) unless `null_safe` is false, when a null key never matches (always
+    inserted). A match updates every column, or only `update_columns`. Concurrent-commit conflicts are
+    retried a bounded number of times.
     """
     from delta.tables import DeltaTable
 
@@ -120,16 +124,25 @@ def merge_rows(
             if location.is_metastore
             else DeltaTable.forPath(spark, location.path(table))
         )
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        (
-            target.alias("t")
-            .merge(rows.alias("s"), on)
-            .whenMatchedUpdateAll(condition=update_condition)
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
+        op = "<=>" if null_safe else "="
+        on = " AND ".join(f"t.`{k}` {op} s.`{k}`" for k in keys)
+        merge = target.alias("t").merge(rows.alias("s"), on)
+        if update_columns is None:
+            merge = merge.whenMatchedUpdateAll(condition=update_condition)
+        else:
+            merge = merge.whenMatchedUpdate(condition=update_condition, set={c: f"s.`{c}`" for c in update_columns})
+        merge.whenNotMatchedInsertAll().execute()
 
     _retry_conflicts(_merge, f"merge into {table}")
+
+
+def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
+    """Append `rows` to the table: a blind append, which never conflicts with other writers."""
+    writer = rows.write.format("delta").mode("append")
+    if location.is_metastore:
+        writer.saveAsTable(".".join((location.root, table)))
+    else:
+        writer.save(location.path(table))
 
 
 def _retry_conflicts(action: object, what: str) -> None:

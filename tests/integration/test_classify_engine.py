@@ -159,20 +159,17 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     cmd = [sys.executable, str(REPO / "jobs" / "classify.py"), "--config", str(config), "--project", "tickets",
            "--deployment", "prod", "--kind", "single", "--input", str(corpus), "--tables", tables,
            "--run-id", "killed"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 240
-    waves_done = 0
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("classified "):
-            waves_done += 1
-            if waves_done == 2:
-                time.sleep(2.0)  # land inside the next wave's submit or poll
-                proc.send_signal(signal.SIGKILL)
-                break
-        assert time.monotonic() < deadline, "the job never reported progress"
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    log = tmp_path / "killed.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 240
+        # Kill mid-stream: some jobs submitted (and some committed), most of the corpus not yet.
+        while server.stats()["submits"] < 30 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the job never submitted anything"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before it could be killed: {log.read_text()[-2000:]}"
     killed_submits = server.stats()["submits"]
     assert 0 < killed_submits < 80, "the run finished (or never submitted) before the kill"
     from ctc_spark.config import load_settings
@@ -185,6 +182,8 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     assert len(ids) == len(set(ids)) == 2000
     assert all(r.error_code is None for r in rows)
     total = server.stats()["submits"]
-    # 2,000 documents pack into 80 requests (plus at most one partial request per partition); one wave is 16.
+    # 2,000 documents pack into 80 requests (plus at most one partial request per partition). At most
+    # `wave_jobs` = 16 submitted jobs are ever uncommitted, so at most 16 are paid for twice.
     assert 80 <= total <= 82 + 16, f"{total} submits for about 80 batches: more than one wave was redone"
+    assert summary.resumed_jobs >= 1, "committed jobs of the killed run should have been polled, not resubmitted"
     assert summary.skipped_docs + summary.succeeded_docs == 2000

@@ -1,4 +1,4 @@
-"""The stage body's scheduling and outcome mapping, against an in-memory client (no Spark, no socket)."""
+"""The streaming task's scheduling and outcome mapping, against an in-memory client and ledger (no Spark)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings
-from ctc_spark.errors import NotFoundError, SubmitOutcomeUnknownError, TransientServiceError
+from ctc_spark.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    NotFoundError,
+    SubmitOutcomeUnknownError,
+    TransientServiceError,
+)
 from ctc_spark.executor import ExecutorPlan, _drive
 
 LATENCY = 0.2
@@ -69,9 +75,11 @@ class _Service:
 
     jobs: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
     poll_times: dict[str, list[float]] = field(default_factory=dict)
+    submit_times: list[float] = field(default_factory=list)
 
 
 SERVICE = _Service()
+ONCE: set[str] = set()
 
 
 class _Client:
@@ -85,6 +93,18 @@ class _Client:
             raise SubmitOutcomeUnknownError("connection dropped after sending")
         if docs[0].text == "busy":
             raise TransientServiceError("503 after retries", status=503)
+        if docs[0].text == "rejected":
+            raise InvalidRequestError("too many documents", status=400, code="InvalidArgument")
+        if docs[0].text == "nodeploy":
+            raise InvalidRequestError("no such deployment", status=400, code="InvalidArgument",
+                                      inner_code="DeploymentNotFound")  # fmt: skip
+        if docs[0].text == "badkey":
+            raise AuthenticationError("access denied", status=401)
+        if docs[0].text.startswith("once-") and docs[0].text not in ONCE:
+            ONCE.add(docs[0].text)  # this text's first job is purged before anyone polls it
+            return _Submitted("job-purged", "http://x/jobs/job-purged", datetime.now(timezone.utc))
+        SERVICE.submit_times.append(time.time())
+        LINK.uncommitted_peak = max(LINK.uncommitted_peak, len(SERVICE.jobs) + 1 - LINK.committed_jobs)
         job_id = f"job-{len(SERVICE.jobs)}"
         SERVICE.jobs[job_id] = (time.time(), [d.text for d in docs])
         return _Submitted(job_id, f"http://x/jobs/{job_id}", datetime.now(timezone.utc))
@@ -115,64 +135,163 @@ def _factory(resource: ResourceSettings, service: ServiceSettings, limiter: Any)
     return _Client(limiter, stats), stats, _Doc
 
 
+@dataclass
+class _Link:
+    """The driver's ledger in memory: commits take `commit_seconds`; every call is recorded."""
+
+    commit_seconds: float = 0.0
+    commits: list[tuple[float, list[dict[str, Any]]]] = field(default_factory=list)
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    known: dict[str, Any] = field(default_factory=dict)
+    abort: str | None = None
+    committed_jobs: int = 0
+    uncommitted_peak: int = 0
+
+    async def lookup(self, batch_ids: list[str]) -> dict[str, Any]:
+        return self.known
+
+    async def commit(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        await asyncio.sleep(self.commit_seconds)
+        self.commits.append((time.time(), jobs))
+        self.committed_jobs += len(jobs)
+        return {"abort": self.abort}
+
+    async def events(self, docs: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        self.docs += docs
+        self.jobs += jobs
+        return {"abort": self.abort}
+
+    async def aclose(self) -> None:
+        pass
+
+
+LINK = _Link()
+
+
+def _link(plan: ExecutorPlan) -> _Link:
+    return LINK
+
+
 def _plan(**kw: Any) -> ExecutorPlan:
     service = ServiceSettings(resources=(ResourceSettings("http://x", Secret("k"), 60_000, name="r"),))
     fields: dict[str, Any] = {"service": service, "project": "p", "deployment": "d", "kind": "single",
-                              "shares": (500.0,), "expected_latency": LATENCY + 0.05,
-                              "client_factory": _factory}  # fmt: skip
+                              "shares": (500.0,), "expected_latency": LATENCY + 0.05, "flush_seconds": 0.05,
+                              "client_factory": _factory, "link_factory": _link}  # fmt: skip
     fields.update(kw)
     return ExecutorPlan(**fields)
 
 
-def _submit_row(batch: str, texts: list[str]) -> dict[str, Any]:
-    return {"action": "submit", "batch_id": batch, "resource": "r",
-            "doc_ids": [f"{batch}-{i}" for i in range(len(texts))],
-            "texts": texts, "text_sha256s": ["s"] * len(texts), "job_id": None, "operation_location": None,
-            "submitted_at": None}  # fmt: skip
+def _row(batch: str, texts: list[str], **job: Any) -> dict[str, Any]:
+    return {"action": "poll" if job else "submit", "batch_id": batch, "resource": "r",
+            "doc_ids": [f"{batch}-{i}" for i in range(len(texts))], "texts": texts,
+            "text_sha256s": ["s"] * len(texts), "job_id": None, "operation_location": None,
+            "submitted_at": None, "attempts": 0, **job}  # fmt: skip
 
 
-def _poll_row(batch: str, job: dict[str, Any]) -> dict[str, Any]:
-    return {**_submit_row(batch, ["x"] * len(job["doc_ids"])), "action": "poll", "texts": None,
-            "job_id": job["job_id"], "operation_location": job["operation_location"],
-            "submitted_at": job["submitted_at"]}  # fmt: skip
+def _run(rows: list[dict[str, Any]], *, lookup: bool = False, **kw: Any) -> dict[str, Any]:
+    global LINK
+    LINK = _Link(commit_seconds=kw.pop("commit_seconds", 0.0), known=kw.pop("known", {}), abort=kw.pop("abort", None))
+    stats = asyncio.run(_drive(_plan(**kw), iter(rows), lookup=lookup))
+    return stats[0]
 
 
-def _jobs(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {r["batch_id"]: r for r in rows if r["row_type"] == "job"}
+def _finals(link: _Link) -> dict[str, dict[str, Any]]:
+    return {j["batch_id"]: j for j in link.jobs if j["terminal"]}
 
 
-def test_a_job_costs_one_submit_and_one_poll_when_polled_after_its_latency() -> None:
-    submitted = asyncio.run(_drive(_plan(), [_submit_row(f"b{i}", ["sports", "travel"]) for i in range(10)]))
-    jobs = _jobs(submitted)
-    assert {j["status"] for j in jobs.values()} == {"submitted"} and len(jobs) == 10
-    polled = asyncio.run(_drive(_plan(), [_poll_row(b, j) for b, j in jobs.items()]))
-    stats = next(r for r in polled if r["row_type"] == "stats")
-    assert (stats["polls"], stats["submits"]) == (10, 0)
-    docs = {r["doc_id"]: r for r in polled if r["row_type"] == "doc"}
-    assert len(docs) == 20 and docs["b3-1"]["category"] == "travel" and docs["b3-1"]["job_id"] == jobs["b3"]["job_id"]
-    assert all(j["status"] == "succeeded" and j["latency"] is not None for j in _jobs(polled).values())
+def test_a_job_costs_one_submit_and_one_poll_and_is_committed_before_it_is_polled() -> None:
+    stats = _run([_row(f"b{i}", ["sports", "travel"]) for i in range(10)])
+    assert (stats["submits"], stats["polls"], stats["jobs"], stats["docs"]) == (10, 10, 10, 20)
+    committed_at = {j["job_id"]: at for at, jobs in LINK.commits for j in jobs}
+    assert len(committed_at) == 10 and all(j["status"] == "submitted" for _, js in LINK.commits for j in js)
+    for job_id, at in committed_at.items():
+        assert SERVICE.poll_times[job_id][0] >= at, "a job was polled before its id was committed"
+    docs = {d["doc_id"]: d for d in LINK.docs}
+    assert len(docs) == 20 and docs["b3-1"]["category"] == "travel" and docs["b3-1"]["error_code"] is None
+    assert docs["b3-1"]["job_id"] == _finals(LINK)["b3"]["job_id"]
+    assert {j["status"] for j in _finals(LINK).values()} == {"succeeded"}
 
 
 def test_polls_wait_for_the_expected_completion_time() -> None:
-    job = _jobs(asyncio.run(_drive(_plan(), [_submit_row("early", ["a"])])))["early"]
-    asyncio.run(_drive(_plan(expected_latency=0.5), [_poll_row("early", job)]))
-    first = SERVICE.poll_times[job["job_id"]][0]
-    assert first - job["submitted_at"] >= 0.45
+    _run([_row("early", ["a"])], expected_latency=0.5)
+    job_id = LINK.commits[0][1][0]["job_id"]
+    first = SERVICE.poll_times[job_id][0]
+    assert first - LINK.commits[0][1][0]["submitted_at"] >= 0.45
 
 
-def test_unfinished_jobs_are_polled_again_then_handed_back_open() -> None:
-    job = _jobs(asyncio.run(_drive(_plan(), [_submit_row("s", ["slow"])])))["s"]
-    out = asyncio.run(_drive(_plan(expected_latency=0.0, poll_patience=1.2), [_poll_row("s", job)]))
-    assert _jobs(out)["s"]["status"] == "open"
-    assert 2 <= len(SERVICE.poll_times[job["job_id"]]) <= 4  # half-latency spacing, at least 0.5 s apart
+def test_submitted_but_uncommitted_jobs_stay_under_the_bound() -> None:
+    SERVICE.jobs.clear()
+    stats = _run([_row(f"u{i}", ["sports"]) for i in range(40)], max_uncommitted=3, commit_seconds=0.05)
+    assert stats["jobs"] == 40 and len(LINK.commits) >= 40 // 3
+    assert LINK.uncommitted_peak <= 3, f"{LINK.uncommitted_peak} jobs were submitted but not committed at once"
 
 
-def test_every_failure_becomes_a_status_not_an_exception() -> None:
-    rows = [_submit_row("lost", ["lost"]), _submit_row("busy", ["busy"]), _submit_row("doomed", ["doomed"])]
-    jobs = _jobs(asyncio.run(_drive(_plan(), rows)))
-    assert jobs["lost"]["status"] == "unknown" and "SubmitOutcomeUnknownError" in jobs["lost"]["last_error"]
-    assert jobs["busy"]["status"] == "failed"
-    gone = {**jobs["doomed"], "job_id": "job-missing", "operation_location": "http://x/jobs/job-missing"}
-    polled = _jobs(asyncio.run(_drive(_plan(), [_poll_row("doomed", jobs["doomed"]), _poll_row("gone", gone)])))
-    assert polled["doomed"]["status"] == "failed" and "InternalError" in polled["doomed"]["last_error"]
-    assert polled["gone"]["status"] == "expired"
+def test_submits_come_before_polls_while_the_window_has_room() -> None:
+    SERVICE.submit_times.clear()
+    _run([_row(f"w{i}", ["sports"]) for i in range(30)], max_in_flight=100)
+    mine = {j["job_id"] for _, js in LINK.commits for j in js}
+    first_poll = min(t for job_id in mine for t in SERVICE.poll_times[job_id])
+    assert len(mine) == 30 and max(SERVICE.submit_times[-30:]) <= first_poll  # the whole window was submitted first
+
+
+def test_unfinished_jobs_are_polled_again_at_half_the_latency() -> None:
+    stats = _run([_row("s", ["slow"])], expected_latency=0.0, job_deadline_seconds=1.6)
+    job_ids = [j["job_id"] for _, js in LINK.commits for j in js]
+    assert 2 <= len(SERVICE.poll_times[job_ids[0]]) <= 5  # half-latency spacing, at least 0.5 s apart
+    final = _finals(LINK)["s"]
+    assert final["status"] == "failed" and "still running" in final["last_error"] and stats["resubmits"] == 2
+
+
+def test_every_failure_becomes_retries_then_error_rows_not_exceptions() -> None:
+    rows = [_row("lost", ["lost"]), _row("busy", ["busy"]), _row("doomed", ["doomed"]), _row("rej", ["rejected"])]
+    stats = _run(rows)
+    finals = _finals(LINK)
+    assert finals["lost"]["status"] == "unknown" and "SubmitOutcomeUnknownError" in finals["lost"]["last_error"]
+    assert finals["busy"]["status"] == "failed" and finals["doomed"]["status"] == "failed"
+    assert "InternalError" in finals["doomed"]["last_error"]
+    assert finals["rej"]["status"] == "rejected" and finals["rej"]["attempts"] == 1
+    assert all(finals[b]["attempts"] == 3 for b in ("lost", "busy", "doomed"))
+    assert stats["resubmits"] == 6
+    codes = {d["doc_id"]: d["error_code"] for d in LINK.docs}
+    assert codes == {"lost-0": "SubmitOutcomeUnknown", "busy-0": "JobFailed", "doomed-0": "JobFailed",
+                     "rej-0": "RequestRejected"}  # fmt: skip
+
+
+def test_a_purged_job_is_submitted_again() -> None:
+    stats = _run([_row("gone", ["once-gone"])])
+    assert [j["status"] for j in LINK.jobs] == ["expired", "succeeded"] and stats["resubmits"] == 1
+    assert [d["category"] for d in LINK.docs] == ["once-gone"]
+
+
+def test_a_refused_deployment_or_key_stops_the_task() -> None:
+    for text in ("nodeploy", "badkey"):
+        stats = _run([_row("x", [text])] + [_row(f"y{i}", ["sports"]) for i in range(50)], concurrency=1)
+        assert _finals(LINK)["x"]["status"] == "fatal"
+        assert stats["submits"] < 51, "the task went on submitting after a fatal answer"
+
+
+def test_an_abort_from_the_driver_stops_the_task() -> None:
+    stats = _run([_row(f"a{i}", ["sports"]) for i in range(200)], abort="the service refused the run",
+                 concurrency=1, shares=(100.0,))  # fmt: skip
+    assert stats["submits"] < 200
+
+
+def test_a_retried_spark_task_polls_committed_jobs_and_skips_finished_batches() -> None:
+    first = _run([_row("c", ["sports"])])
+    assert first["submits"] == 1
+    job = LINK.commits[0][1][0]
+    known = {"finished": ["f"], "jobs": {"c": {k: job[k] for k in ("job_id", "operation_location",
+                                                                    "submitted_at", "attempts")}}}  # fmt: skip
+    stats = _run([_row("c", ["sports"]), _row("f", ["travel"]), _row("n", ["travel"])], lookup=True, known=known)
+    assert (stats["submits"], stats["polls"]) == (1, 2)  # only "n" is new; "c" is polled; "f" is done
+    assert {d["doc_id"] for d in LINK.docs} == {"c-0", "n-0"}
+
+
+def test_a_resumed_job_is_polled_not_resubmitted() -> None:
+    first = _run([_row("r", ["sports"])])
+    assert first["submits"] == 1
+    job = LINK.commits[0][1][0]
+    stats = _run([_row("r", ["sports"], job_id=job["job_id"], operation_location=job["operation_location"],
+                       submitted_at=job["submitted_at"], attempts=1)])  # fmt: skip
+    assert (stats["submits"], stats["polls"]) == (0, 1) and LINK.docs[0]["category"] == "sports"

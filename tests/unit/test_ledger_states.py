@@ -1,4 +1,4 @@
-"""Ledger state transitions, the first-poll delay, wave sizing and result parsing: pure, no Spark needed."""
+"""Ledger state transitions, the first-poll delay, task and window sizing, result parsing: pure, no Spark."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ctc_spark.batching import ERR_MISSING_RESULT, job_rows_to_docs
-from ctc_spark.classify import wave_size
+from ctc_spark.classify import stream_tasks
+from ctc_spark.errors import ConfigError
+from ctc_spark.executor import next_latency, window_size
 from ctc_spark.ledger import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, is_resumable, next_status
-from ctc_spark.waves import next_latency
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -53,11 +54,22 @@ def test_first_poll_delay_follows_the_observed_latency() -> None:
     assert next_latency([0.4] * 20, 9.0) == pytest.approx(0.65)
 
 
-def test_waves_hold_about_a_minute_of_quota_and_respect_the_cap() -> None:
-    assert wave_size(1000, 2000) == 970  # 1000 x 0.97 / 60 x 120 s / 2 calls per job
-    assert wave_size(6000, 2000) == 2000
-    assert wave_size(10, 2000) == 9
-    assert wave_size(1, 2000) == 1
+def test_streaming_tasks_follow_the_quota_and_always_leave_a_slot_for_commits() -> None:
+    assert stream_tasks(2, 1000 / 60) == 1
+    assert stream_tasks(2, 6000 / 60) == 1  # two would want both slots; the ledger's Delta commits need one
+    assert stream_tasks(8, 6000 / 60) == 2
+    assert stream_tasks(64, 100_000 / 60) == 34
+    assert stream_tasks(8, 100.0, configured=3) == 3
+    with pytest.raises(ConfigError, match="at least 2 task slots"):
+        stream_tasks(1, 10.0)
+    with pytest.raises(ConfigError, match="batch.tasks"):
+        stream_tasks(4, 10.0, configured=4)
+
+
+def test_the_window_holds_four_latencies_of_calls_within_bounds() -> None:
+    assert window_size(16.0, 2.0) == 321  # 4 x 16 calls/s x (2 s latency + 3 s commit) + 1
+    assert window_size(0.1, 2.0) == 16
+    assert window_size(10_000.0, 2.0) == 5000
 
 
 def test_tables_have_the_documented_key_columns() -> None:

@@ -1,0 +1,59 @@
+"""The executor-to-driver wire: the run token is required, never shown, and failures are typed."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+
+import httpx
+import pytest
+
+from ctc_spark.config import Secret
+from ctc_spark.errors import LedgerError
+from ctc_spark.ledger_link import TOKEN_HEADER, LedgerLink
+from ctc_spark.ledger_service import LedgerService, RunTarget
+from ctc_spark.tables import TableLocation
+
+TARGET = RunTarget("run-1", "p", "d", "single", "2023-04-01")
+
+
+@pytest.fixture
+def service():
+    # No Spark: these requests never reach a Delta writer (lookups only, and nothing is queued to write).
+    svc = LedgerService(None, TableLocation.parse("/tmp/unused"), TARGET).start()  # type: ignore[arg-type]
+    yield svc
+    svc.close()
+
+
+def test_the_service_binds_loopback_and_hides_its_token(service: LedgerService) -> None:
+    assert service.url.startswith("http://127.0.0.1:")
+    assert service.token.reveal() not in repr(service) and service.token.reveal() not in repr(service.token)
+
+
+def test_a_request_without_the_run_token_is_refused(service: LedgerService) -> None:
+    response = httpx.post(f"{service.url}/lookup", json={"batch_ids": ["b"]}, headers={TOKEN_HEADER: "guess"})
+    assert response.status_code == 401
+    link = LedgerLink(service.url, Secret("guess"))
+    with pytest.raises(LedgerError, match="answered 401") as err:
+        asyncio.run(_lookup(link, ["b"]))
+    assert err.value.status == 401
+    assert pickle.loads(pickle.dumps(err.value)).status == 401
+
+
+def test_lookup_answers_what_the_ledger_knows(service: LedgerService) -> None:
+    link = LedgerLink(service.url, service.token)
+    assert asyncio.run(_lookup(link, ["b1", "b2"])) == {"finished": [], "jobs": {}, "abort": None}
+    assert service.token.reveal() not in repr(link)
+
+
+def test_an_unreachable_driver_is_a_ledger_error() -> None:
+    link = LedgerLink("http://127.0.0.1:9", Secret("t"), transport=httpx.AsyncHTTPTransport(retries=0))
+    with pytest.raises(LedgerError, match="unreachable"):
+        asyncio.run(_lookup(link, ["b"]))
+
+
+async def _lookup(link: LedgerLink, ids: list[str]) -> dict[str, object]:
+    try:
+        return await link.lookup(ids)
+    finally:
+        await link.aclose()
