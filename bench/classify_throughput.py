@@ -92,7 +92,19 @@ def main() -> None:
     parser.add_argument("--latency", default="{}", help="emulator LatencyModel fields as JSON")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--baseline-docs", type=int, default=1000, help="0 skips the naive baseline")
+    parser.add_argument(
+        "--warmup-docs",
+        type=int,
+        default=500,
+        help="a small run first, into other tables, so the JVM is warm (0: measure a cold JVM)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log the engine's step timings")
     args = parser.parse_args()
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("ctc_spark").setLevel(logging.INFO)
     work = Path(tempfile.mkdtemp(prefix="ctc-bench-"))
     conf = (("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "2"),
             ("spark.databricks.delta.snapshotPartitions", "2"), ("spark.ui.showConsoleProgress", "false"))  # fmt: skip
@@ -109,6 +121,22 @@ def main() -> None:
                 service=ServiceSettings(resources=(ResourceSettings(target["endpoint"], Secret(target["key"]), cpm),)),
                 batch=BatchSettings(),
             )
+            if args.warmup_docs:
+                warm = corpus_dataframe(
+                    spark,
+                    generate_corpus(args.warmup_docs, n_classes=10, seed=cpm, id_prefix="warm"),
+                    kind="single",
+                    labelled=False,
+                )
+                run_classification(
+                    warm,
+                    project="bench",
+                    deployment="prod",
+                    kind="single",
+                    tables=str(work / f"warmup-{cpm}"),
+                    settings=settings,
+                    run_id=f"warmup-{cpm}",
+                )
             before = _stats(target["endpoint"])
             start = time.monotonic()
             summary = run_classification(

@@ -113,19 +113,26 @@ def run_classification(
     run = _Run(spark, settings, location, project, deployment, kind, RunSummary(run_id or _new_run_id()),
                progress or (lambda msg: log.info("%s", msg)), client_factory)  # fmt: skip
     ledger.ensure_engine_tables(spark, location)
+    log.info("tables ready at %s in %.1fs", location, time.monotonic() - run.started)
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
-    started = threading.Thread(target=_record_run, args=(run, "running"), name="ctc-run-start", daemon=True)
-    started.start()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ctc-runs")
+    opened = pool.submit(_record_run, run, "running")
     try:
-        _execute(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+        service = _execute(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+        opened.result()
+        run.summary.duration_seconds = time.monotonic() - run.started
+        recorded = pool.submit(_record_run, run, "succeeded")  # while the ledger commits the last job states
+        if service is not None:
+            service.join()
+        recorded.result()
     except BaseException as exc:
-        started.join()
+        with contextlib.suppress(BaseException):
+            opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
         _record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    started.join()
-    run.summary.duration_seconds = time.monotonic() - run.started
-    _record_run(run, "succeeded")
+    finally:
+        pool.shutdown(wait=False)
     return run.summary
 
 
@@ -179,15 +186,18 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
 
 
-def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> None:
+def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> LedgerService | None:
+    """Plan, stream and reconcile; returns the ledger service, whose last job states may still be committing."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     t0 = time.monotonic()
     s = run.summary
     docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source).persist(StorageLevel.MEMORY_AND_DISK)
+    service: LedgerService | None = None
     try:
         s.input_docs = check_unique_ids(docs, source=source)
+        t_ids = time.monotonic()
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
             # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip join.
             any_open = pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
@@ -201,17 +211,22 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")
         resumed = [r.asDict() for r in _open_jobs(run, valid).collect()] if resuming and todo > invalid else []
         s.resumed_jobs = len(resumed)
-        log.info("planned run %s in %.1fs", s.run_id, time.monotonic() - t0)
+        log.info("planned run %s in %.1fs (ids %.1fs)", s.run_id, time.monotonic() - t0, t_ids - t0)
         run.progress(f"run {s.run_id}: {s.input_docs} documents, {s.skipped_docs} already done, {invalid} invalid, "
                      f"{len(resumed)} open jobs to resume")  # fmt: skip
         errors = pending.filter(F.col("error_code").isNotNull()).select(
             "doc_id", "text_sha256", "error_code", "error_message"
         )
-        service = _stream(run, valid, resumed, errors if invalid else None, total=todo, sending=todo > invalid)
+        service = _stream(run, valid, resumed, errors if invalid else None, total=todo, sent=todo - invalid)
         t1 = time.monotonic()
         _finish(run, docs)  # while the ledger commits the last job states
-        service.join()
         log.info("reconciled run %s in %.1fs", s.run_id, time.monotonic() - t1)
+        return service
+    except BaseException:
+        if service is not None:
+            with contextlib.suppress(BaseException):
+                service.join()
+        raise
     finally:
         docs.unpersist()
 
@@ -311,7 +326,7 @@ def _pack(run: _Run, to_pack: DataFrame) -> DataFrame:
 
 
 def _stream(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: DataFrame | None, *, total: int,
-            sending: bool) -> LedgerService:  # fmt: skip
+            sent: int) -> LedgerService:  # fmt: skip
     """Run the streaming stage with the ledger service up; error rows go through the same writer.
 
     Returns the closed service once every result is written; `join()` it for the last job states.
@@ -321,9 +336,12 @@ def _stream(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: 
     target = RunTarget(s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version)
     parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
     quota = sum(r.calls_per_minute for r in svc.resources) / 60.0
-    tasks = stream_tasks(parallelism, quota, run.settings.batch.tasks) if sending else 0
-    service = LedgerService(run.spark, run.tables, target, host=_ledger_host(run)).start()  # type: ignore[arg-type]
+    tasks = stream_tasks(parallelism, quota, run.settings.batch.tasks) if sent else 0
+    service = LedgerService(run.spark, run.tables, target, host=_ledger_host(run))  # type: ignore[arg-type]
+    service.expected_docs = sent
+    service.start()
     outputs: list[Any] = []
+    launched = time.time()
     failure: BaseException | None = None
     stop = threading.Event()
     reporter = threading.Thread(target=_report, args=(run, service, total, stop), kwargs={"started": time.time()},
@@ -335,6 +353,7 @@ def _stream(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: 
         if tasks:
             plan = _plan(run, tasks, service)
             frame = _actions(run, valid, resumed).repartition(tasks)
+            launched = time.time()
             outputs = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
     except BaseException as exc:
         failure = exc
@@ -362,6 +381,7 @@ def _stream(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: 
     if firsts and service.results_committed_at:
         s.service_seconds = max(0.0, service.results_committed_at - min(firsts))
         s.planning_seconds = max(0.0, min(firsts) - run.started_epoch)
+        log.info("first analyze call %.1fs after the streaming stage was launched", min(firsts) - launched)
     _report(run, service, total, None, started=min(firsts) if firsts else time.time())
     return service
 

@@ -79,6 +79,7 @@ class LedgerService:
         self.abort: str | None = None  # a fatal service error: every task stops
         self.failure: BaseException | None = None
         self.received_docs = 0
+        self.expected_docs: int | None = None  # when every expected result has arrived, write it at once
         self.merged_docs = 0
         self.committed_jobs = 0
         self.commits = 0
@@ -93,6 +94,7 @@ class LedgerService:
         self._committed: dict[str, dict[str, Any]] = {}
         self._finished: set[str] = set()
         self._stopping = False
+        self._results_done = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 
@@ -189,6 +191,7 @@ class LedgerService:
         with self._lock:
             self._docs.extend(docs)
             self.received_docs += len(docs)
+            self._jobs_cond.notify_all()  # wakes a paused writer when this completes the expected results
             for j in jobs:
                 key = (j["batch_id"], j.get("job_id") or f"attempt-{j.get('attempts')}-{j['status']}")
                 self._statuses[key] = _job_fields(j)
@@ -236,6 +239,8 @@ class LedgerService:
             if waiters:
                 last_commit = time.monotonic()
                 self._append_jobs(waiters)
+            if stop:
+                self._results_done.wait()  # the last results first: they end the run's classify phase
             if statuses:
                 self._merge_statuses(statuses)
                 last_status = time.monotonic()
@@ -280,12 +285,20 @@ class LedgerService:
         return self.spark.createDataFrame([[v.get(k) for k in _JOB_FIELDS] for v in values], ledger.JOBS_SCHEMA)
 
     def _pause(self, last: float, interval: float) -> None:
-        """Wait until `interval` after `last`, unless the service is stopping (the final writes go at once)."""
+        """Wait until `interval` after `last`, unless stopping or every expected result is in (write at once)."""
         with self._lock:
             while not self._stopping and (left := last + interval - time.monotonic()) > 0:
+                if self.expected_docs is not None and self.received_docs >= self.expected_docs:
+                    return
                 self._jobs_cond.wait(timeout=left)
 
     def _results_loop(self) -> None:
+        try:
+            self._write_results()
+        finally:
+            self._results_done.set()
+
+    def _write_results(self) -> None:
         last = time.monotonic()
         while True:
             self._pause(last, self.results_seconds)
