@@ -63,7 +63,7 @@ class LedgerService:
     """Started before the run's Spark job and closed after it; see the module docstring."""
 
     def __init__(self, spark: SparkSession, tables: TableLocation, target: RunTarget, *, host: str = "127.0.0.1",
-                 commit_seconds: float = 2.0, results_seconds: float = 5.0,
+                 commit_seconds: float = 2.0, results_seconds: float = 10.0,
                  status_seconds: float = 30.0) -> None:  # fmt: skip
         self.spark = spark
         self.tables = tables
