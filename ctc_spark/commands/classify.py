@@ -58,7 +58,8 @@ def run_classify(args: argparse.Namespace) -> int:
         f"run {summary.run_id}: {summary.input_docs} input = {summary.skipped_docs} skipped + "
         f"{summary.succeeded_docs} succeeded + {summary.errored_docs} errored; {summary.submits} submits, "
         f"{summary.polls} polls, {summary.throttled} throttled, {summary.text_records} text records, "
-        f"{summary.duration_seconds:.1f}s",
+        f"{summary.duration_seconds:.1f}s (planning {summary.planning_seconds:.1f}s, "
+        f"classifying {summary.service_seconds:.1f}s)",
         flush=True,
     )
     return 0

@@ -57,3 +57,31 @@ async def _lookup(link: LedgerLink, ids: list[str]) -> dict[str, object]:
         return await link.lookup(ids)
     finally:
         await link.aclose()
+
+
+class _BrokenSpark:
+    """Stands in for a session whose Delta writes fail (a full disk, a revoked credential)."""
+
+    def createDataFrame(self, *args: object, **kwargs: object) -> object:
+        raise OSError("No space left on device")
+
+
+def test_a_failed_commit_is_refused_to_executors_and_raised_by_close() -> None:
+    svc = LedgerService(_BrokenSpark(), TableLocation.parse("/tmp/unused"), TARGET,  # type: ignore[arg-type]
+                        commit_seconds=0.0).start()  # fmt: skip
+    link = LedgerLink(svc.url, svc.token)
+    job = {"batch_id": "b1", "resource": "r", "doc_ids": ["d"], "text_sha256s": ["s"], "job_id": "j1",
+           "operation_location": "http://x/jobs/j1", "submitted_at": 1.0e9, "expires_at": None,
+           "status": "submitted", "attempts": 1, "last_error": None}  # fmt: skip
+
+    async def commit() -> dict[str, object]:
+        try:
+            return await link.commit([job])
+        finally:
+            await link.aclose()
+
+    with pytest.raises(LedgerError, match="No space left on device") as refused:
+        asyncio.run(commit())
+    assert refused.value.status == 503  # the executor's task fails; it never polls the uncommitted job
+    with pytest.raises(LedgerError, match="the ledger failed: OSError"):
+        svc.close()
