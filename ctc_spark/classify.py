@@ -337,6 +337,9 @@ def _stream(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: 
     parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
     quota = sum(r.calls_per_minute for r in svc.resources) / 60.0
     tasks = stream_tasks(parallelism, quota, run.settings.batch.tasks) if sent else 0
+    if tasks and str(run.spark.sparkContext.getConf().get("spark.speculation", "false")).lower() == "true":  # type: ignore[attr-defined]
+        log.warning("spark.speculation is on: a speculative copy of a streaming task submits its batches again "
+                    "(paid twice); turn it off for classification runs")  # fmt: skip
     service = LedgerService(run.spark, run.tables, target, host=_ledger_host(run))  # type: ignore[arg-type]
     service.expected_docs = sent
     service.start()
