@@ -122,8 +122,7 @@ def run_classification(
         opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
         recorded = pool.submit(_record_run, run, "succeeded")  # while the ledger commits the last job states
-        if service is not None:
-            service.join()
+        service.join()
         recorded.result()
     except BaseException as exc:
         with contextlib.suppress(BaseException):
@@ -155,9 +154,7 @@ def classify(
                        force=force, id_col=id_col, text_col=text_col, run_id=run_id)  # fmt: skip
     from pyspark.sql import functions as F
 
-    results = read_table(df.sparkSession, location, ledger.RESULTS).filter(
-        (F.col("project_name") == project) & (F.col("deployment_name") == deployment)
-    )
+    results = _deployment_results(df.sparkSession, location, project, deployment)
     keyed = df.withColumn("__doc_id", F.col(id_col).cast("string"))
     return keyed.join(results, keyed["__doc_id"] == results["doc_id"], "left").drop("__doc_id")
 
@@ -186,7 +183,7 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
 
 
-def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> LedgerService | None:
+def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> LedgerService:
     """Plan, stream and reconcile; returns the ledger service, whose last job states may still be committing."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -231,13 +228,16 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
         docs.unpersist()
 
 
-def _done(run: _Run) -> DataFrame:
+def _deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
+    """The `results` rows of one project and deployment."""
     from pyspark.sql import functions as F
 
-    results = read_table(run.spark, run.tables, ledger.RESULTS)  # type: ignore[arg-type]
-    return results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment)).select(
-        "doc_id", "text_sha256"
-    )
+    results = read_table(spark, location, ledger.RESULTS)
+    return results.filter((F.col("project_name") == project) & (F.col("deployment_name") == deployment))
+
+
+def _done(run: _Run) -> DataFrame:
+    return _deployment_results(run.spark, run.tables, run.project, run.deployment).select("doc_id", "text_sha256")
 
 
 def _open_candidates(run: _Run) -> DataFrame:
@@ -356,7 +356,6 @@ def _stream(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: 
         if tasks:
             plan = _plan(run, tasks, service)
             frame = _actions(run, valid, resumed).repartition(tasks)
-            launched = time.time()
             outputs = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
     except BaseException as exc:
         failure = exc
@@ -439,9 +438,7 @@ def _finish(run: _Run, docs: DataFrame) -> None:
     from pyspark.sql import functions as F
 
     s = run.summary
-    results = read_table(run.spark, run.tables, ledger.RESULTS).filter(  # type: ignore[arg-type]
-        (F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment)
-    )
+    results = _deployment_results(run.spark, run.tables, run.project, run.deployment)
     joined = docs.select("doc_id", "text", "text_sha256").join(
         results.select("doc_id", "text_sha256", "run_id", "error_code"), ["doc_id", "text_sha256"], "left"
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ctc_spark.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
     from pyspark.sql.types import StructType
 
 __all__ = ["TableLocation", "append_rows", "ensure_table", "merge_rows", "read_table", "table_exists"]
@@ -88,10 +88,7 @@ def ensure_table(
     writer = spark.createDataFrame([], schema).write.format("delta").mode("ignore")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    if location.is_metastore:
-        _retry_conflicts(lambda: writer.saveAsTable(".".join((location.root, table))), f"create {table}")
-    else:
-        _retry_conflicts(lambda: writer.save(location.path(table)), f"create {table}")
+    _retry_conflicts(lambda: _save(writer, location, table), f"create {table}")
 
 
 def read_table(spark: SparkSession, location: TableLocation, table: str) -> DataFrame:
@@ -138,7 +135,10 @@ def merge_rows(
 
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
     """Append `rows` to the table: a blind append, which never conflicts with other writers."""
-    writer = rows.write.format("delta").mode("append")
+    _save(rows.write.format("delta").mode("append"), location, table)
+
+
+def _save(writer: DataFrameWriter, location: TableLocation, table: str) -> None:
     if location.is_metastore:
         writer.saveAsTable(".".join((location.root, table)))
     else:
