@@ -52,7 +52,7 @@ format: setup ## Apply ruff's formatter and fixes
 	$(VENV)/bin/ruff check --fix ctc_spark jobs tests bench
 
 demo: setup ## Train, evaluate, deploy and classify on the embedded default (no Azure account)
-	$(PY) -m ctc_spark.demo
+	$(PY) -m ctc_spark.local.demo
 
 bench: setup ## Run the benchmarks in bench/ (about 15 minutes; record the figures in bench/RESULTS.md)
 	$(PY) bench/emulator_capacity.py

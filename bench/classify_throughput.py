@@ -22,10 +22,10 @@ from pathlib import Path
 
 import httpx
 
-from ctc_spark.classify import run_classification
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings, SparkSettings
-from ctc_spark.corpus import corpus_dataframe, generate_corpus
-from ctc_spark.spark import get_spark
+from ctc_spark.engine.run import run_classification
+from ctc_spark.io.session import get_spark
+from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local workers need this interpreter (pyarrow, httpx)
 
@@ -33,15 +33,29 @@ HERE = Path(__file__).resolve().parent
 
 
 def _machine() -> str:
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")), platform.processor())  # fmt: skip
+    model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
 def _launch(cpm: int, latency: str, work: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     ready = work / f"ready-{cpm}.json"
-    cmd = [sys.executable, str(HERE / "emulator_launcher.py"), "--cpm", str(cpm), "--ready-file", str(ready),
-           "--latency", latency]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(HERE / "emulator_launcher.py"),
+        "--cpm",
+        str(cpm),
+        "--ready-file",
+        str(ready),
+        "--latency",
+        latency,
+    ]
     proc = subprocess.Popen(cmd)
     deadline = time.monotonic() + 120
     while not ready.exists():
@@ -106,8 +120,12 @@ def main() -> None:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("ctc_spark").setLevel(logging.INFO)
     work = Path(tempfile.mkdtemp(prefix="ctc-bench-"))
-    conf = (("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "2"),
-            ("spark.databricks.delta.snapshotPartitions", "2"), ("spark.ui.showConsoleProgress", "false"))  # fmt: skip
+    conf = (
+        ("spark.ui.enabled", "false"),
+        ("spark.sql.shuffle.partitions", "2"),
+        ("spark.databricks.delta.snapshotPartitions", "2"),
+        ("spark.ui.showConsoleProgress", "false"),
+    )
     spark = get_spark(SparkSettings(master=args.master, conf=conf))
     docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="bench")
     corpus = str(work / "corpus")
@@ -140,10 +158,15 @@ def main() -> None:
             before = _stats(target["endpoint"])
             start = time.monotonic()
             summary = run_classification(
-                spark.read.parquet(corpus), project="bench", deployment="prod", kind="single",
-                tables=str(work / f"tables-{cpm}"), settings=settings, run_id=f"bench-{cpm}",
+                spark.read.parquet(corpus),
+                project="bench",
+                deployment="prod",
+                kind="single",
+                tables=str(work / f"tables-{cpm}"),
+                settings=settings,
+                run_id=f"bench-{cpm}",
                 progress=lambda msg: print(msg, flush=True),
-            )  # fmt: skip
+            )
             wall = time.monotonic() - start
             after = _stats(target["endpoint"])
             jobs = after["jobs_submitted"] - before["jobs_submitted"]
@@ -153,13 +176,16 @@ def main() -> None:
             service = summary.succeeded_docs / max(1e-9, summary.service_seconds) * 60
             baseline = ""
             if args.baseline_docs:
-                rate, _ = _naive(target["endpoint"], target["key"], cpm, [d.text for d in docs[: args.baseline_docs]],
-                                 threads=2)  # fmt: skip
+                rate, _ = _naive(
+                    target["endpoint"], target["key"], cpm, [d.text for d in docs[: args.baseline_docs]], threads=2
+                )
                 baseline = f"{rate:,.0f} ({rate / ideal:.0%}); ours: {service / rate:.1f}x"
-            row = (f"| {cpm} | {args.docs:,} | {wall:.0f} s | {e2e:,.0f} | {e2e / ideal:.0%} | "
-                   f"{summary.service_seconds:.0f} s | {service:,.0f} | {service / ideal:.0%} | "
-                   f"{calls / max(1, jobs):.2f} | "
-                   f"{after['throttled'] - before['throttled']} | {baseline} |")  # fmt: skip
+            row = (
+                f"| {cpm} | {args.docs:,} | {wall:.0f} s | {e2e:,.0f} | {e2e / ideal:.0%} | "
+                f"{summary.service_seconds:.0f} s | {service:,.0f} | {service / ideal:.0%} | "
+                f"{calls / max(1, jobs):.2f} | "
+                f"{after['throttled'] - before['throttled']} | {baseline} |"
+            )
             print(row, flush=True)
             print(
                 f"breakdown: planning {summary.planning_seconds:.1f} s, classify phase {summary.service_seconds:.1f} s, "

@@ -21,15 +21,25 @@ from pathlib import Path
 
 import httpx
 
-from ctc_spark.corpus import generate_corpus
+from ctc_spark.local.corpus import generate_corpus
 
 HERE = Path(__file__).resolve().parent
 
 
 def _start_emulator(ready: Path) -> subprocess.Popen[bytes]:
     latency = json.dumps({"queue_seconds": 0.0, "per_document_seconds": 0.0, "spread": 0.0})
-    proc = subprocess.Popen([sys.executable, str(HERE / "emulator_launcher.py"), "--cpm", "0", "--ready-file",
-                             str(ready), "--latency", latency])  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "emulator_launcher.py"),
+            "--cpm",
+            "0",
+            "--ready-file",
+            str(ready),
+            "--latency",
+            latency,
+        ]
+    )
     deadline = time.monotonic() + 120
     while not ready.exists():
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -42,12 +52,22 @@ def _start_emulator(ready: Path) -> subprocess.Popen[bytes]:
 async def _drive(endpoint: str, key: str, seconds: float, workers: int) -> dict[str, float]:
     docs = generate_corpus(25 * 40, n_classes=10, seed=7)
     bodies = [
-        {"analysisInput": {"documents": [{"id": str(i), "text": d.text, "language": "en"}
-                                         for i, d in enumerate(docs[k * 25:(k + 1) * 25])]},
-         "tasks": [{"taskName": "0", "kind": "CustomSingleLabelClassification",
-                    "parameters": {"projectName": "bench", "deploymentName": "prod"}}]}
+        {
+            "analysisInput": {
+                "documents": [
+                    {"id": str(i), "text": d.text, "language": "en"} for i, d in enumerate(docs[k * 25 : (k + 1) * 25])
+                ]
+            },
+            "tasks": [
+                {
+                    "taskName": "0",
+                    "kind": "CustomSingleLabelClassification",
+                    "parameters": {"projectName": "bench", "deploymentName": "prod"},
+                }
+            ],
+        }
         for k in range(40)
-    ]  # fmt: skip
+    ]
     counts = {"jobs": 0, "requests": 0, "errors": 0}
     headers = {"Ocp-Apim-Subscription-Key": key}
     url = f"{endpoint}/language/analyze-text/jobs?api-version=2023-04-01"

@@ -13,8 +13,8 @@ import signal
 import threading
 from pathlib import Path
 
-from ctc_spark.corpus import generate_corpus
 from ctc_spark.emulator import EmulatorConfig, EmulatorServer, LatencyModel
+from ctc_spark.local.corpus import generate_corpus
 
 PROJECT, DEPLOYMENT, KEY = "bench", "prod", "bench-key"
 
@@ -36,8 +36,9 @@ def main() -> None:
     )
     server = EmulatorServer(config).start()
     train = generate_corpus(2000, n_classes=args.classes, seed=101, id_prefix="train")
-    server.seed_deployment(PROJECT, DEPLOYMENT, kind="single", texts=[d.text for d in train],
-                           labels=[d.labels for d in train])  # fmt: skip
+    server.seed_deployment(
+        PROJECT, DEPLOYMENT, kind="single", texts=[d.text for d in train], labels=[d.labels for d in train]
+    )
     Path(args.ready_file).write_text(json.dumps({"endpoint": server.endpoint, "key": server.key}))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

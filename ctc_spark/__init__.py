@@ -15,7 +15,7 @@ from ctc_spark.errors import (
     ServiceError,
     ThrottledError,
 )
-from ctc_spark.spark import get_spark
+from ctc_spark.io.session import get_spark
 
 __version__ = "0.1.0"
 
@@ -39,9 +39,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "classify": "ctc_spark.classify",
-    "run_classification": "ctc_spark.classify",
-    "RunSummary": "ctc_spark.classify",
+    "classify": "ctc_spark.engine.run",
+    "run_classification": "ctc_spark.engine.run",
+    "RunSummary": "ctc_spark.engine.run",
 }
 
 

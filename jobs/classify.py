@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from ctc_spark.commands.classify import add_classify_arguments, run_classify
-from ctc_spark.commands.entry import run_entry_point
+from ctc_spark.cli.classify import add_classify_arguments, run_classify
+from ctc_spark.cli.entry import run_entry_point
 
 if __name__ == "__main__":
     sys.exit(

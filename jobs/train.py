@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from ctc_spark.commands.entry import run_entry_point
-from ctc_spark.commands.training import add_train_arguments, run_train
+from ctc_spark.cli.entry import run_entry_point
+from ctc_spark.cli.training import add_train_arguments, run_train
 
 if __name__ == "__main__":
     sys.exit(run_entry_point("jobs/train.py", "Train a CTC model from labelled data.", add_train_arguments, run_train))

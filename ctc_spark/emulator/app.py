@@ -24,8 +24,10 @@ _RUNTIME = "/language/analyze-text/"
 _AUTHORING = "/language/authoring/analyze-text"
 _JOB_ID = re.compile(r"/jobs/[^/?]+")
 _PROJECT = re.compile(r"/projects/(?!global\b)[^/]+")
-_DENIED = ("Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
-           "for an active subscription and use a correct regional API endpoint for your resource.")  # fmt: skip
+_DENIED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
+    "for an active subscription and use a correct regional API endpoint for your resource."
+)
 
 
 def _route_label(method: str, path: str) -> str:
@@ -84,9 +86,11 @@ class _Gate:
                     return
         if wait is not None:
             self.ctx.stats.add("throttled")
-            message = (f"Requests to the {'Analyze Text' if runtime else 'Authoring'} Operation under Azure AI Language "
-                       f"have exceeded rate limit of your current pricing tier. Please retry after {wait} second"
-                       f"{'s' if wait != 1 else ''}.")  # fmt: skip
+            message = (
+                f"Requests to the {'Analyze Text' if runtime else 'Authoring'} Operation under Azure AI Language "
+                f"have exceeded rate limit of your current pricing tier. Please retry after {wait} second"
+                f"{'s' if wait != 1 else ''}."
+            )
             await azure_error(429, "429", message, headers={"Retry-After": str(wait)})(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -42,8 +42,12 @@ class FaultInjector:
                 self._burst_left -= 1
                 return "throttle"
             draw = self._rng.random()
-            for name, rate in (("reset", p.reset_rate), ("500", p.error_500_rate), ("503", p.error_503_rate),
-                               ("slow", p.slow_rate)):  # fmt: skip
+            for name, rate in (
+                ("reset", p.reset_rate),
+                ("500", p.error_500_rate),
+                ("503", p.error_503_rate),
+                ("slow", p.slow_rate),
+            ):
                 if draw < rate:
                     return name
                 draw -= rate

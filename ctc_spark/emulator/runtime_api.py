@@ -89,8 +89,14 @@ class AnalyzeJobs:
             raise _bad("parameters.projectName and parameters.deploymentName are required")
         resolved = self.ctx.registry.resolve(str(project), str(deployment))
         if resolved is None:
-            raise _Problem(azure_error(404, "NotFound", f"deployment '{deployment}' of project '{project}' was not found",
-                                       inner_code="DeploymentNotFound"))  # fmt: skip
+            raise _Problem(
+                azure_error(
+                    404,
+                    "NotFound",
+                    f"deployment '{deployment}' of project '{project}' was not found",
+                    inner_code="DeploymentNotFound",
+                )
+            )
         project_kind, model = resolved
         if _KINDS.get(project_kind) != kind:
             raise _bad(f"task kind {task['kind']} does not match project '{project}' of kind {project_kind}")
@@ -187,21 +193,39 @@ class AnalyzeJobs:
         for doc_id in ids:
             chars = job["chars"][doc_id]
             if doc_id not in job["predictions"]:
-                errors.append({"id": doc_id, "error": {"code": "InvalidArgument", "message": "Invalid document in request.",
-                               "innererror": {"code": "InvalidDocument", "message": "Document text is empty."}}})  # fmt: skip
+                errors.append(
+                    {
+                        "id": doc_id,
+                        "error": {
+                            "code": "InvalidArgument",
+                            "message": "Invalid document in request.",
+                            "innererror": {"code": "InvalidDocument", "message": "Document text is empty."},
+                        },
+                    }
+                )
                 continue
-            doc: dict[str, Any] = {"id": doc_id, "class": [{"category": c, "confidenceScore": p}
-                                                          for c, p in job["predictions"][doc_id]], "warnings": []}  # fmt: skip
+            doc: dict[str, Any] = {
+                "id": doc_id,
+                "class": [{"category": c, "confidenceScore": p} for c, p in job["predictions"][doc_id]],
+                "warnings": [],
+            }
             if show_stats:
                 doc["statistics"] = {"charactersCount": chars, "transactionsCount": max(1, -(-chars // 1000))}
             documents.append(doc)
-        page: dict[str, Any] = {"documents": documents, "errors": errors, "projectName": job["projectName"],
-                                "deploymentName": job["deploymentName"]}  # fmt: skip
+        page: dict[str, Any] = {
+            "documents": documents,
+            "errors": errors,
+            "projectName": job["projectName"],
+            "deploymentName": job["deploymentName"],
+        }
         if show_stats:
             valid = len(job["predictions"])
-            page["statistics"] = {"documentsCount": len(job["order"]), "validDocumentsCount": valid,
-                                  "erroneousDocumentsCount": len(job["order"]) - valid,
-                                  "transactionsCount": sum(max(1, -(-job["chars"][i] // 1000)) for i in job["predictions"])}  # fmt: skip
+            page["statistics"] = {
+                "documentsCount": len(job["order"]),
+                "validDocumentsCount": valid,
+                "erroneousDocumentsCount": len(job["order"]) - valid,
+                "transactionsCount": sum(max(1, -(-job["chars"][i] // 1000)) for i in job["predictions"]),
+            }
         next_link = None
         if skip + top < len(job["order"]):
             query = {"api-version": q.get("api-version", "2023-04-01"), "$skip": skip + top, "$top": top}
@@ -231,8 +255,10 @@ def _parse(body: Any) -> tuple[list[dict[str, str]], dict[str, Any]]:
         raise _bad("every document needs a unique id")
     chars = sum(len(d["text"]) for d in parsed)
     if chars > MAX_CHARS:
-        raise _bad(f"Request Payload sent is too large to be processed ({chars} characters; limit {MAX_CHARS}).",
-                   "InvalidDocumentBatch")  # fmt: skip
+        raise _bad(
+            f"Request Payload sent is too large to be processed ({chars} characters; limit {MAX_CHARS}).",
+            "InvalidDocumentBatch",
+        )
     return parsed, tasks[0]
 
 
@@ -269,8 +295,14 @@ def routes(ctx: EmulatorContext) -> list[Route]:
             jobs.drop(job_id)
             job = None
         if job is None:
-            raise _Problem(azure_error(404, "NotFound", f"job '{job_id}' was not found or its results expired",
-                                       inner_code="OperationNotFound"))  # fmt: skip
+            raise _Problem(
+                azure_error(
+                    404,
+                    "NotFound",
+                    f"job '{job_id}' was not found or its results expired",
+                    inner_code="OperationNotFound",
+                )
+            )
         return job
 
     async def get(request: Request) -> Response:

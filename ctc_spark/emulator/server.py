@@ -44,8 +44,14 @@ class EmulatorServer:
         """
         import uvicorn
 
-        uv = uvicorn.Config(build_app(self.context), host=self.config.host, port=self.config.port,
-                            log_level="critical", access_log=False, lifespan="off")  # fmt: skip
+        uv = uvicorn.Config(
+            build_app(self.context),
+            host=self.config.host,
+            port=self.config.port,
+            log_level="critical",
+            access_log=False,
+            lifespan="off",
+        )
         self._server = uvicorn.Server(uv)
         self._thread = threading.Thread(target=self._server.run, name="ctc-emulator", daemon=True)
         self._thread.start()
@@ -94,8 +100,15 @@ class EmulatorServer:
         seed_deployment(self.context, project, deployment, kind=kind, texts=texts, labels=labels)
 
 
-def seed_deployment(ctx: EmulatorContext, project: str, deployment: str, *, kind: Literal["single", "multi"],
-                    texts: Sequence[str], labels: Sequence[Sequence[str]]) -> None:  # fmt: skip
+def seed_deployment(
+    ctx: EmulatorContext,
+    project: str,
+    deployment: str,
+    *,
+    kind: Literal["single", "multi"],
+    texts: Sequence[str],
+    labels: Sequence[Sequence[str]],
+) -> None:
     """Train and deploy a model straight into the registry."""
     from ctc_spark.emulator.classifier import train_classifier
 
@@ -121,7 +134,8 @@ def serve(config: EmulatorConfig, *, log_level: str = "warning") -> None:
 
     ctx = EmulatorContext(config)
     try:
-        uvicorn.run(build_app(ctx), host=config.host, port=config.port, log_level=log_level, access_log=False,
-                    lifespan="off")  # fmt: skip
+        uvicorn.run(
+            build_app(ctx), host=config.host, port=config.port, log_level=log_level, access_log=False, lifespan="off"
+        )
     finally:
         ctx.close()

@@ -8,8 +8,18 @@ from typing import Any
 
 __all__ = ["Stats"]
 
-_FIELDS = ("throttled", "submits", "polls", "cancels", "jobs_submitted", "jobs_completed", "documents_classified",
-           "text_records", "authoring_requests", "faults_injected")  # fmt: skip
+_FIELDS = (
+    "throttled",
+    "submits",
+    "polls",
+    "cancels",
+    "jobs_submitted",
+    "jobs_completed",
+    "documents_classified",
+    "text_records",
+    "authoring_requests",
+    "faults_injected",
+)
 
 
 class Stats:

@@ -21,9 +21,17 @@ _KINDS = {"single": "CustomSingleLabelClassification", "multi": "CustomMultiLabe
 class AuthoringClient:
     """Synchronous authoring client; long-running calls return the Operation-Location to wait on."""
 
-    def __init__(self, resource: ResourceSettings, service: ServiceSettings, *, transport: httpx.BaseTransport | None = None,
-                 stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
-                 **sender: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        resource: ResourceSettings,
+        service: ServiceSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        stats: CallStats | None = None,
+        credential: Any = None,
+        policy: RetryPolicy | None = None,
+        **sender: Any,
+    ) -> None:
         if service.authoring_api_version not in AUTHORING_VERSIONS:
             raise ConfigError(
                 f"unsupported authoring api-version {service.authoring_api_version!r}; use one of "
@@ -32,8 +40,9 @@ class AuthoringClient:
             )
         self.version = service.authoring_api_version
         self._endpoint = resource.endpoint
-        self._sender = SyncSender(resource, service, transport=transport, stats=stats, credential=credential,
-                                  policy=policy, **sender)  # fmt: skip
+        self._sender = SyncSender(
+            resource, service, transport=transport, stats=stats, credential=credential, policy=policy, **sender
+        )
 
     def __repr__(self) -> str:
         return f"AuthoringClient(endpoint={self._endpoint!r}, api_version={self.version!r})"
@@ -71,10 +80,23 @@ class AuthoringClient:
         return response.json(), retry_after(response.headers)
 
     # -- projects -------------------------------------------------------------------------------------------
-    def create_or_update_project(self, project: str, *, kind: TaskKind, storage_container: str, language: str = "en",
-                                 multilingual: bool = False, description: str | None = None) -> dict[str, Any]:  # fmt: skip
-        body: dict[str, Any] = {"projectName": project, "projectKind": _KINDS[kind], "language": language,
-                                "storageInputContainerName": storage_container, "multilingual": multilingual}  # fmt: skip
+    def create_or_update_project(
+        self,
+        project: str,
+        *,
+        kind: TaskKind,
+        storage_container: str,
+        language: str = "en",
+        multilingual: bool = False,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "projectName": project,
+            "projectKind": _KINDS[kind],
+            "language": language,
+            "storageInputContainerName": storage_container,
+            "multilingual": multilingual,
+        }
         if description:
             body["description"] = description
         call = Call("PATCH", self._url(f"/{project}"), body, {"Content-Type": "application/merge-patch+json"})
@@ -106,10 +128,24 @@ class AuthoringClient:
         return result
 
     # -- training -------------------------------------------------------------------------------------------
-    def train(self, project: str, *, model_label: str, training_config_version: str = "latest", split: int | None = 80,
-              manual_split: bool = False) -> str:  # fmt: skip
-        options: dict[str, Any] = {"kind": "manual"} if manual_split else {
-            "kind": "percentage", "trainingSplitPercentage": split or 80, "testingSplitPercentage": 100 - (split or 80)}  # fmt: skip
+    def train(
+        self,
+        project: str,
+        *,
+        model_label: str,
+        training_config_version: str = "latest",
+        split: int | None = 80,
+        manual_split: bool = False,
+    ) -> str:
+        options: dict[str, Any] = (
+            {"kind": "manual"}
+            if manual_split
+            else {
+                "kind": "percentage",
+                "trainingSplitPercentage": split or 80,
+                "testingSplitPercentage": 100 - (split or 80),
+            }
+        )
         body = {
             "modelLabel": model_label,
             "trainingConfigVersion": training_config_version,

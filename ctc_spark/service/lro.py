@@ -44,8 +44,11 @@ def wait_for_operation(
             return job
         if status in _FAILED:
             errors = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in job.get("errors") or [])
-            raise JobFailedError(f"operation {job.get('jobId', location)} {status}{': ' + errors if errors else ''}",
-                                 job_id=job.get("jobId"), status=status)  # fmt: skip
+            raise JobFailedError(
+                f"operation {job.get('jobId', location)} {status}{': ' + errors if errors else ''}",
+                job_id=job.get("jobId"),
+                status=status,
+            )
         wait = hinted if hinted is not None else poll_interval
         if clock() + wait > stop:
             raise DeadlineExceededError(

@@ -56,23 +56,48 @@ def _merge_page(first: dict[str, Any], page: dict[str, Any]) -> None:
 class RuntimeClient:
     """Synchronous runtime client on one httpx.Client."""
 
-    def __init__(self, resource: ResourceSettings, service: ServiceSettings, *, transport: httpx.BaseTransport | None = None,
-                 stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
-                 **sender: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        resource: ResourceSettings,
+        service: ServiceSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        stats: CallStats | None = None,
+        credential: Any = None,
+        policy: RetryPolicy | None = None,
+        **sender: Any,
+    ) -> None:
         self.version = _version(service)
         self._endpoint = resource.endpoint
-        self._sender = SyncSender(resource, service, transport=transport, stats=stats, credential=credential,
-                                  policy=policy, **sender)  # fmt: skip
+        self._sender = SyncSender(
+            resource, service, transport=transport, stats=stats, credential=credential, policy=policy, **sender
+        )
         self.stats = self._sender.stats
 
     def __repr__(self) -> str:
         return f"RuntimeClient(endpoint={self._endpoint!r}, api_version={self.version!r})"
 
-    def submit(self, documents: Sequence[AnalyzeDocument], *, project: str, deployment: str, kind: TaskKind,
-               display_name: str | None = None, logging_opt_out: bool = True) -> SubmittedJob:  # fmt: skip
+    def submit(
+        self,
+        documents: Sequence[AnalyzeDocument],
+        *,
+        project: str,
+        deployment: str,
+        kind: TaskKind,
+        display_name: str | None = None,
+        logging_opt_out: bool = True,
+    ) -> SubmittedJob:
         """Submit one job. Raises SubmitOutcomeUnknownError when the answer was lost after sending."""
-        call = submit_call(self._endpoint, self.version, documents, project=project, deployment=deployment, kind=kind,
-                           display_name=display_name, logging_opt_out=logging_opt_out)  # fmt: skip
+        call = submit_call(
+            self._endpoint,
+            self.version,
+            documents,
+            project=project,
+            deployment=deployment,
+            kind=kind,
+            display_name=display_name,
+            logging_opt_out=logging_opt_out,
+        )
         job = _submitted(self._sender.send(call, idempotent=False))
         self.stats.submits += 1
         return job
@@ -107,24 +132,56 @@ class RuntimeClient:
 class AsyncRuntimeClient:
     """Asynchronous runtime client on one httpx.AsyncClient; build one per executor partition."""
 
-    def __init__(self, resource: ResourceSettings, service: ServiceSettings, *,
-                 transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None,
-                 stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
-                 **sender: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        resource: ResourceSettings,
+        service: ServiceSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+        stats: CallStats | None = None,
+        credential: Any = None,
+        policy: RetryPolicy | None = None,
+        **sender: Any,
+    ) -> None:
         self.version = _version(service)
         self._endpoint = resource.endpoint
-        self._sender = AsyncSender(resource, service, transport=transport, limiter=limiter, stats=stats,
-                                   credential=credential, policy=policy, **sender)  # fmt: skip
+        self._sender = AsyncSender(
+            resource,
+            service,
+            transport=transport,
+            limiter=limiter,
+            stats=stats,
+            credential=credential,
+            policy=policy,
+            **sender,
+        )
         self.stats = self._sender.stats
 
     def __repr__(self) -> str:
         return f"AsyncRuntimeClient(endpoint={self._endpoint!r}, api_version={self.version!r})"
 
-    async def submit(self, documents: Sequence[AnalyzeDocument], *, project: str, deployment: str, kind: TaskKind,
-                     display_name: str | None = None, logging_opt_out: bool = True) -> SubmittedJob:  # fmt: skip
+    async def submit(
+        self,
+        documents: Sequence[AnalyzeDocument],
+        *,
+        project: str,
+        deployment: str,
+        kind: TaskKind,
+        display_name: str | None = None,
+        logging_opt_out: bool = True,
+    ) -> SubmittedJob:
         """Submit one job. Raises SubmitOutcomeUnknownError when the answer was lost after sending."""
-        call = submit_call(self._endpoint, self.version, documents, project=project, deployment=deployment, kind=kind,
-                           display_name=display_name, logging_opt_out=logging_opt_out)  # fmt: skip
+        call = submit_call(
+            self._endpoint,
+            self.version,
+            documents,
+            project=project,
+            deployment=deployment,
+            kind=kind,
+            display_name=display_name,
+            logging_opt_out=logging_opt_out,
+        )
         job = _submitted(await self._sender.send(call, idempotent=False))
         self.stats.submits += 1
         return job

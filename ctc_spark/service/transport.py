@@ -91,10 +91,19 @@ class _Sender:
 class SyncSender(_Sender):
     """Sends calls on one httpx.Client with retries."""
 
-    def __init__(self, resource: ResourceSettings, service: ServiceSettings, *, transport: httpx.BaseTransport | None = None,
-                 stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
-                 rand: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        resource: ResourceSettings,
+        service: ServiceSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        stats: CallStats | None = None,
+        credential: Any = None,
+        policy: RetryPolicy | None = None,
+        rand: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(resource, service, stats=stats, credential=credential, policy=policy, rand=rand, clock=clock)
         self.http = httpx.Client(transport=transport, timeout=self.timeout)
         self.sleep = sleep
@@ -124,10 +133,18 @@ class SyncSender(_Sender):
 class AsyncSender(_Sender):
     """Sends calls on one httpx.AsyncClient with retries, asking the rate limiter before every attempt."""
 
-    def __init__(self, resource: ResourceSettings, service: ServiceSettings, *,
-                 transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None,
-                 stats: CallStats | None = None, credential: Any = None, policy: RetryPolicy | None = None,
-                 rand: Callable[[], float] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        resource: ResourceSettings,
+        service: ServiceSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+        stats: CallStats | None = None,
+        credential: Any = None,
+        policy: RetryPolicy | None = None,
+        rand: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__(resource, service, stats=stats, credential=credential, policy=policy, rand=rand)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
         self.http = httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=limits)

@@ -38,8 +38,10 @@ __all__ = [
 RUNTIME_VERSIONS = ("2022-05-01", "2023-04-01", "2024-11-01")
 AUTHORING_VERSIONS = ("2022-05-01", "2023-04-01", "2024-11-15-preview", "2025-05-15-preview")
 _TASK_KINDS = {"single": "CustomSingleLabelClassification", "multi": "CustomMultiLabelClassification"}
-_AUTH_HINT = (" Check AZURE_LANGUAGE_KEY (or the key in your settings) belongs to this resource, that "
-              "AZURE_LANGUAGE_ENDPOINT is the resource's endpoint, and that the key has not been regenerated.")  # fmt: skip
+_AUTH_HINT = (
+    " Check AZURE_LANGUAGE_KEY (or the key in your settings) belongs to this resource, that "
+    "AZURE_LANGUAGE_ENDPOINT is the resource's endpoint, and that the key has not been regenerated."
+)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ctc_spark.azurite import AzuriteProcess
 from ctc_spark.config import SparkSettings
+from ctc_spark.local.azurite import AzuriteProcess
 
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from ctc_spark.spark import get_spark
+    from ctc_spark.io.session import get_spark
 
     warehouse = tmp_path_factory.mktemp("warehouse")
     settings = SparkSettings(

@@ -1,0 +1,102 @@
+"""`ctc-spark classify` and `ctc-spark runs`; `jobs/classify.py` shares the same arguments."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from ctc_spark.io.inputs import FORMATS
+
+__all__ = ["add_classify_arguments", "register", "run_classify", "run_runs"]
+
+
+def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
+    """The classify arguments, in one place for the CLI and the spark-submit entry point."""
+    parser.add_argument("--project", required=True, help="the CTC project name")
+    parser.add_argument("--deployment", required=True, help="the deployment to classify with")
+    parser.add_argument("--kind", required=True, choices=("single", "multi"), help="single- or multi-label")
+    parser.add_argument("--input", required=True, help="corpus path (Delta, Parquet, JSON, CSV or a folder of .txt)")
+    parser.add_argument("--format", choices=FORMATS, help="input format (default: guessed from the path)")
+    parser.add_argument("--id-col", default="id", help="document id column (default: id)")
+    parser.add_argument("--text-col", default="text", help="document text column (default: text)")
+    parser.add_argument("--tables", required=True, help="a folder for the Delta tables, or catalog.schema")
+    parser.add_argument("--run-id", help="name this run (default: a timestamp and a random suffix)")
+    parser.add_argument("--force", action="store_true", help="classify again documents already classified")
+
+
+def register(subparsers: Any) -> None:
+    """Add `classify` and `runs`."""
+    p = subparsers.add_parser("classify", help="classify a corpus into Delta tables (resumable, incremental)")
+    add_classify_arguments(p)
+    p.set_defaults(func=run_classify)
+    r = subparsers.add_parser("runs", help="list recent runs and their counts")
+    r.add_argument("--tables", required=True, help="a folder for the Delta tables, or catalog.schema")
+    r.add_argument("--limit", type=int, default=20, help="how many runs (default: 20)")
+    r.set_defaults(func=run_runs)
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    """Read the input, run the classification, print the summary; 0 when it reconciles."""
+    from ctc_spark.config import load_settings
+    from ctc_spark.engine.run import run_classification
+    from ctc_spark.io.inputs import read_corpus
+    from ctc_spark.io.session import get_spark
+
+    settings = load_settings(args.config)
+    # Local workers must run this interpreter (pyarrow, httpx); spark-submit and Databricks set their own.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = get_spark(settings.spark)
+    df = read_corpus(spark, args.input, args.format)
+    summary = run_classification(
+        df,
+        project=args.project,
+        deployment=args.deployment,
+        kind=args.kind,
+        tables=args.tables,
+        settings=settings,
+        run_id=args.run_id,
+        force=args.force,
+        id_col=args.id_col,
+        text_col=args.text_col,
+        source=args.input,
+        progress=lambda msg: print(msg, flush=True),
+    )
+    print(
+        f"run {summary.run_id}: {summary.input_docs} input = {summary.skipped_docs} skipped + "
+        f"{summary.succeeded_docs} succeeded + {summary.errored_docs} errored; {summary.submits} submits, "
+        f"{summary.polls} polls, {summary.throttled} throttled, {summary.text_records} text records, "
+        f"{summary.duration_seconds:.1f}s (planning {summary.planning_seconds:.1f}s, "
+        f"classifying {summary.service_seconds:.1f}s)",
+        flush=True,
+    )
+    return 0
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    """Print the most recent runs."""
+    from ctc_spark.config import load_settings
+    from ctc_spark.engine.ledger.states import RUNS
+    from ctc_spark.io.session import get_spark
+    from ctc_spark.io.tables import TableLocation, read_table
+
+    spark = get_spark(load_settings(args.config).spark)
+    cols = [
+        "run_id",
+        "status",
+        "project_name",
+        "deployment_name",
+        "started_at",
+        "duration_seconds",
+        "input_docs",
+        "skipped_docs",
+        "succeeded_docs",
+        "errored_docs",
+        "submits",
+        "polls",
+        "throttled",
+    ]
+    runs = read_table(spark, TableLocation.parse(args.tables), RUNS).orderBy("started_at", ascending=False)
+    runs.select(*cols).show(args.limit, truncate=False)
+    return 0

@@ -1,0 +1,183 @@
+"""The engine's Delta tables — `jobs` (the ledger), `results`, `runs` — their schemas and state transitions.
+
+Job states:  submitted -> succeeded | failed | expired;  a submit ends submitted | unknown | failed | rejected.
+A `submitted` row is written (committed) before its results are awaited. On resume, unexpired `submitted`
+jobs, and `succeeded` jobs whose documents still lack a result row (a crash between the two commits), are
+polled, never resubmitted. `failed`, `expired` and `unknown` (the submit's answer was lost, so the service
+may have billed it) batches are submitted again, up to `MAX_ATTEMPTS` times, after which their documents get
+error rows; `rejected` batches (a 400 for the request) get error rows at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pyspark.sql.types import (
+    ArrayType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ctc_spark.io.tables import TableLocation
+
+__all__ = [
+    "CLASSES_VIEW_SQL",
+    "JOBS",
+    "JOBS_SCHEMA",
+    "MAX_ATTEMPTS",
+    "OPEN",
+    "POLLABLE",
+    "RESULTS",
+    "RESULTS_SCHEMA",
+    "RETRYABLE",
+    "RUNS",
+    "RUNS_SCHEMA",
+    "TERMINAL_ERRORS",
+    "classes_query",
+    "ensure_engine_tables",
+    "is_resumable",
+    "next_status",
+]
+
+JOBS, RESULTS, RUNS = "jobs", "results", "runs"
+MAX_ATTEMPTS = 3
+OPEN = "submitted"
+POLLABLE = ("submitted", "succeeded")
+RETRYABLE = frozenset({"failed", "expired", "unknown"})
+# The error code a document gets when its batch gives up in that state.
+TERMINAL_ERRORS = {
+    "rejected": "RequestRejected",
+    "failed": "JobFailed",
+    "expired": "JobExpired",
+    "unknown": "SubmitOutcomeUnknown",
+}
+
+_CLASS = StructType([StructField("category", StringType()), StructField("confidence", DoubleType())])
+
+JOBS_SCHEMA = StructType(
+    [
+        StructField("batch_id", StringType(), False),
+        StructField("run_id", StringType()),
+        StructField("project_name", StringType()),
+        StructField("deployment_name", StringType()),
+        StructField("kind", StringType()),
+        StructField("doc_ids", ArrayType(StringType())),
+        StructField("text_sha256s", ArrayType(StringType())),
+        StructField("n_chars", LongType()),
+        StructField("resource", StringType()),
+        StructField("job_id", StringType()),
+        StructField("operation_location", StringType()),
+        StructField("submitted_at", TimestampType()),
+        StructField("expires_at", TimestampType()),
+        StructField("status", StringType()),
+        StructField("attempts", IntegerType()),
+        StructField("last_error", StringType()),
+        StructField("updated_at", TimestampType()),
+    ]
+)
+
+RESULTS_SCHEMA = StructType(
+    [
+        StructField("doc_id", StringType(), False),
+        StructField("category", StringType()),
+        StructField("confidence", DoubleType()),
+        StructField("classes", ArrayType(_CLASS)),
+        StructField("error_code", StringType()),
+        StructField("error_message", StringType()),
+        StructField("project_name", StringType(), False),
+        StructField("deployment_name", StringType(), False),
+        StructField("kind", StringType()),
+        StructField("api_version", StringType()),
+        StructField("job_id", StringType()),
+        StructField("run_id", StringType()),
+        StructField("text_sha256", StringType()),
+        StructField("classified_at", TimestampType()),
+    ]
+)
+
+RUNS_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("status", StringType()),
+        StructField("project_name", StringType()),
+        StructField("deployment_name", StringType()),
+        StructField("kind", StringType()),
+        StructField("config", StringType()),
+        StructField("started_at", TimestampType()),
+        StructField("finished_at", TimestampType()),
+        StructField("duration_seconds", DoubleType()),
+        StructField("input_docs", LongType()),
+        StructField("skipped_docs", LongType()),
+        StructField("succeeded_docs", LongType()),
+        StructField("errored_docs", LongType()),
+        StructField("submits", LongType()),
+        StructField("polls", LongType()),
+        StructField("throttled", LongType()),
+        StructField("retries", LongType()),
+        StructField("resubmitted_batches", LongType()),
+        StructField("text_records", LongType()),
+        StructField("error", StringType()),
+    ]
+)
+
+# One row per (document, class): what SQL users want for class counts and confidence histograms.
+CLASSES_VIEW_SQL = """
+SELECT r.doc_id, r.project_name, r.deployment_name, r.run_id, r.job_id,
+       c.category, c.confidence, c.category = r.category AS is_top
+FROM {results} r
+LATERAL VIEW explode(r.classes) e AS c
+WHERE r.error_code IS NULL
+"""
+
+
+def classes_query(results_table: str) -> str:
+    """The SQL that explodes `classes` into one row per (document, class)."""
+    return CLASSES_VIEW_SQL.format(results=results_table).strip()
+
+
+def is_resumable(status: str | None, expires_at: datetime | None, now: datetime) -> bool:
+    """True for a committed job that should be polled, not resubmitted."""
+    return status in POLLABLE and (expires_at is None or expires_at > now)
+
+
+def next_status(status: str, attempts: int, *, max_attempts: int = MAX_ATTEMPTS) -> str:
+    """What the driver does with a batch after a stage: `poll`, `retry`, `error` (terminal rows) or `done`."""
+    if status == OPEN or status == "open":
+        return "poll"
+    if status in RETRYABLE:
+        return "retry" if attempts < max_attempts else "error"
+    if status == "rejected":
+        return "error"
+    if status == "succeeded":
+        return "done"
+    raise ValueError(f"unknown job status {status!r}")
+
+
+def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> None:
+    """Create `jobs`, `results` and `runs` (idempotent) and the `result_classes` view for metastore schemas."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ctc_spark.io.tables import ensure_table
+
+    if location.is_metastore:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
+    # Three independent Delta commits: concurrent Spark jobs instead of one after the other.
+    with ThreadPoolExecutor(3, thread_name_prefix="ctc-ensure") as pool:
+        done = [
+            pool.submit(ensure_table, spark, location, name, schema)
+            for name, schema in ((JOBS, JOBS_SCHEMA), (RESULTS, RESULTS_SCHEMA), (RUNS, RUNS_SCHEMA))
+        ]
+        for f in done:
+            f.result()
+    if location.is_metastore:
+        view = ".".join((location.root, "result_classes"))
+        spark.sql(f"CREATE OR REPLACE VIEW {view} AS {classes_query(location.name(RESULTS))}")

@@ -1,0 +1,128 @@
+"""Spark-side planning: read (id, text), refuse duplicate ids, skip what is done, pre-validate, pack into batches."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from ctc_spark.config import ResourceSettings
+from ctc_spark.engine.packing import ERR_DOCUMENT_TOO_LARGE, ERR_EMPTY_DOCUMENT, ERR_NULL_DOCUMENT, PlannedDoc, pack
+from ctc_spark.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+__all__ = [
+    "BATCH_SCHEMA",
+    "assign_resource",
+    "check_unique_ids",
+    "normalise_input",
+    "pack_frame",
+    "with_prevalidation",
+]
+
+BATCH_SCHEMA = (
+    "batch_id STRING, doc_ids ARRAY<STRING>, texts ARRAY<STRING>, text_sha256s ARRAY<STRING>, "
+    "n_chars LONG, resource STRING"
+)
+
+
+def normalise_input(df: DataFrame, *, id_col: str, text_col: str, source: str = "input") -> DataFrame:
+    """(doc_id string, text string, text_sha256) from any DataFrame with an id and a text column.
+
+    Raises:
+        InputError: a column is missing; names the column, the source and the columns that exist.
+    """
+    from pyspark.sql import functions as F
+
+    for col in (id_col, text_col):
+        if col not in df.columns:
+            raise InputError(
+                f"column '{col}' not found in {source}; columns are {df.columns}", source=source, column=col
+            )
+    out = df.select(F.col(id_col).cast("string").alias("doc_id"), F.col(text_col).cast("string").alias("text"))
+    return out.withColumn("text_sha256", F.sha2(F.coalesce(F.col("text"), F.lit("")), 256))
+
+
+def check_unique_ids(docs: DataFrame, *, source: str = "input") -> int:
+    """Refuse null or duplicate document ids (results are keyed by id); returns the number of documents.
+
+    Raises:
+        InputError: names up to five offending ids and how often each occurs.
+    """
+    from pyspark.sql import functions as F
+
+    # One pass counts the documents and the bad ids; a null id groups like any other key.
+    grouped = docs.groupBy("doc_id").count()
+    bad_id = F.col("doc_id").isNull() | (F.col("count") > 1)
+    total = grouped.agg(F.sum("count").alias("n"), F.count(F.when(bad_id, 1)).alias("bad")).first()
+    if total is None or not total.bad:
+        return int((total.n if total else 0) or 0)
+    bad = grouped.filter(bad_id).orderBy("doc_id").limit(6).collect()
+    if any(r.doc_id is None for r in bad):
+        raise InputError(f"{source} has documents with a null id", source=source, column="doc_id")
+    listed = ", ".join(f"{r.doc_id!r} x{r['count']}" for r in bad[:5])
+    raise InputError(
+        f"{source} has duplicate document ids ({listed}); ids must be unique — deduplicate first",
+        source=source,
+        column="doc_id",
+    )
+
+
+def with_prevalidation(docs: DataFrame, max_chars: int) -> DataFrame:
+    """`docs` plus (error_code, error_message), set for documents that must not be sent: null, empty, oversized."""
+    from pyspark.sql import functions as F
+
+    length = F.length("text")
+    code = (
+        F.when(F.col("text").isNull(), F.lit(ERR_NULL_DOCUMENT))
+        .when(F.length(F.trim("text")) == 0, F.lit(ERR_EMPTY_DOCUMENT))
+        .when(length > max_chars, F.lit(ERR_DOCUMENT_TOO_LARGE))
+    )
+    message = (
+        F.when(F.col("text").isNull(), F.lit("text is null"))
+        .when(F.length(F.trim("text")) == 0, F.lit("text is empty or only whitespace"))
+        .when(length > max_chars, F.format_string(f"text has %d characters; the limit is {max_chars}", length))
+    )
+    return docs.withColumn("error_code", code).withColumn("error_message", message)
+
+
+def assign_resource(batch_id: str, resources: Sequence[ResourceSettings]) -> str:
+    """Spread batches over resources in proportion to their quotas, deterministically by batch id."""
+    if len(resources) == 1:
+        return resources[0].name
+    total = sum(r.calls_per_minute for r in resources)
+    point = int(hashlib.sha256(batch_id.encode()).hexdigest()[:8], 16) % total
+    for r in resources:
+        if point < r.calls_per_minute:
+            return r.name
+        point -= r.calls_per_minute
+    return resources[-1].name
+
+
+def pack_frame(
+    frames: Iterator[pd.DataFrame],
+    *,
+    max_docs: int,
+    max_chars: int,
+    scope: str,
+    resources: Sequence[ResourceSettings],
+) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: pack one partition's (sorted) documents into batches."""
+    import pandas as pd
+
+    docs = (PlannedDoc(r.doc_id, r.text, r.text_sha256) for f in frames for r in f.itertuples(index=False))
+    rows = [
+        (
+            b.batch_id,
+            [d.id for d in b.docs],
+            [d.text for d in b.docs],
+            [d.sha256 for d in b.docs],
+            b.chars,
+            assign_resource(b.batch_id, resources),
+        )
+        for b in pack(docs, max_docs=max_docs, max_chars=max_chars, scope=scope)
+    ]
+    yield pd.DataFrame(rows, columns=["batch_id", "doc_ids", "texts", "text_sha256s", "n_chars", "resource"])

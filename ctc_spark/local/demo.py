@@ -1,0 +1,188 @@
+"""`make demo`: train -> evaluate -> deploy -> classify -> SQL on the embedded default, with no Azure account.
+
+Starts Azurite and the emulator (unless already running), generates a labelled sample and a larger
+unlabelled corpus, trains and deploys a model, classifies the corpus through `spark-submit
+jobs/classify.py`, prints SQL over the result tables, and stops what it started. Safe to run again:
+blobs and table rows are keyed, and already-classified documents are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ctc_spark.config import ENV_CONFIG, Settings, load_settings
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT, MODEL, DEPLOYMENT = "demo-support-tickets", "model-1", "production"
+LABELLED_DOCS, CORPUS_DOCS, CLASSES = 400, 5000, 5
+NOISE = 0.7  # share of words drawn from other classes: about 93% accuracy, so the evaluation is worth reading
+
+
+def _say(msg: str) -> None:
+    print(f"\n== {msg}", flush=True)
+
+
+def _prepare_data(spark: object, home: Path) -> tuple[Path, Path]:
+    from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
+
+    labelled, corpus = home / "labelled", home / "corpus"
+    if not labelled.exists():
+        docs = generate_corpus(LABELLED_DOCS, n_classes=CLASSES, seed=1, id_prefix="train", noise=NOISE)
+        corpus_dataframe(spark, docs, kind="single").write.mode("overwrite").parquet(str(labelled))  # type: ignore[arg-type]
+    if not corpus.exists():
+        docs = generate_corpus(CORPUS_DOCS, n_classes=CLASSES, seed=2, id_prefix="ticket", noise=NOISE)
+        corpus_dataframe(spark, docs, kind="single").write.mode("overwrite").parquet(str(corpus))  # type: ignore[arg-type]
+    return labelled, corpus
+
+
+def _train_and_deploy(settings: Settings, spark: object, labelled: Path, tables: str, home: Path) -> None:
+    from ctc_spark.io.tables import TableLocation
+    from ctc_spark.service import AuthoringClient
+    from ctc_spark.training import tables as mt
+    from ctc_spark.training.report import evaluation_table, write_report
+    from ctc_spark.training.workflow import (
+        TrainOptions,
+        deploy_model,
+        expiry_warnings,
+        labelled_docs,
+        record_training,
+        train_model,
+    )
+
+    client = AuthoringClient(settings.service.primary, settings.service)
+    df = spark.read.parquet(str(labelled))  # type: ignore[attr-defined]
+    docs = labelled_docs(df, kind="single")
+    options = TrainOptions(
+        project=PROJECT, kind="single", model_label=MODEL, split=80, poll_interval=0.5, wait_for_running=True
+    )
+    _say(f"train {PROJECT}/{MODEL} on {len(docs)} labelled documents (80/20 split)")
+    result = train_model(settings, client, docs, options)
+    summary = record_training(spark, TableLocation.parse(tables), options, result, client)
+    _say("evaluation on the held-out 20%")
+    print(evaluation_table(summary))
+    print(f"report: {write_report(summary, home / 'report', project=PROJECT, model=MODEL)}")
+    _say(f"deploy {MODEL} as {DEPLOYMENT}")
+    deployed = deploy_model(client, PROJECT, MODEL, DEPLOYMENT, poll_interval=0.5)
+    row = mt.deployment_row(
+        PROJECT, DEPLOYMENT, deployed, model_label=MODEL, model_expiration=result.model.get("modelExpirationDate")
+    )
+    mt.write_rows(spark, TableLocation.parse(tables), mt.DEPLOYMENTS, [row])  # type: ignore[arg-type]
+    print(
+        f"deployment {DEPLOYMENT}: model {deployed.get('modelId')}, expires {deployed.get('deploymentExpirationDate')}"
+    )
+    dates = {"model": result.model.get("modelExpirationDate"), "deployment": deployed.get("deploymentExpirationDate")}
+    for line in expiry_warnings(f"{PROJECT}/{DEPLOYMENT}", dates, date.today()):
+        print(line)
+
+
+def _classify(corpus: Path, tables: str, config: Path) -> None:
+    jars = ",".join(str(p) for p in sorted((ROOT / ".jars").glob("*.jar")))
+    cmd = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        "--master",
+        "local[2]",
+        "--jars",
+        jars,
+        "--conf",
+        "spark.ui.showConsoleProgress=false",
+        "--conf",
+        "spark.log.level=WARN",
+        str(ROOT / "jobs" / "classify.py"),
+        "--config",
+        str(config),
+        "--project",
+        PROJECT,
+        "--deployment",
+        DEPLOYMENT,
+        "--kind",
+        "single",
+        "--input",
+        str(corpus),
+        "--tables",
+        tables,
+    ]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    _say(f"classify {CORPUS_DOCS} documents: spark-submit jobs/classify.py")
+    subprocess.run(cmd, check=True, env=env)
+
+
+def _sql(spark: object, tables: str) -> None:
+    from ctc_spark.engine.ledger.states import RESULTS, classes_query
+    from ctc_spark.io.tables import TableLocation
+
+    results = TableLocation.parse(tables).name(RESULTS)
+    query = (
+        f"SELECT coalesce(category, concat('error: ', error_code)) AS class, count(*) AS documents,\n"
+        f"       round(avg(confidence), 3) AS avg_confidence\n"
+        f"FROM {results}\nWHERE project_name = '{PROJECT}' AND deployment_name = '{DEPLOYMENT}'\n"
+        f"GROUP BY 1 ORDER BY documents DESC"
+    )
+    _say("SQL over the result tables")
+    print(query)
+    spark.sql(query).show(truncate=False)  # type: ignore[attr-defined]
+    errors = f"SELECT count(*) AS error_rows FROM {results} WHERE error_code IS NOT NULL"
+    print(errors)
+    spark.sql(errors).show()  # type: ignore[attr-defined]
+    print("one row per (document, class):\n" + classes_query(results) + " LIMIT 5")
+    spark.sql(classes_query(results) + " LIMIT 5").show(truncate=False)  # type: ignore[attr-defined]
+    evaluations = TableLocation.parse(tables).name("evaluations")
+    summary = (
+        f"SELECT scope, coalesce(nullif(class_name, ''), '(all)') AS class, round(precision, 3) AS precision,\n"
+        f"       round(recall, 3) AS recall, round(f1, 3) AS f1\n"
+        f"FROM {evaluations}\nWHERE project_name = '{PROJECT}' AND model_label = '{MODEL}' AND scope <> 'confusion'\n"
+        f"ORDER BY scope = 'class', scope, class"
+    )
+    _say("the evaluation summary, from the evaluations table")
+    print(summary)
+    spark.sql(summary).show(truncate=False)  # type: ignore[attr-defined]
+
+
+def _stop_started(settings: Settings, services: Any, local_down: Any) -> None:
+    # Services that were already running belong to the user: leave them (and so both) up.
+    started = [s.name for s in (services.azurite, services.emulator) if s.started]
+    if len(started) == 2:
+        _say("stop the services this demo started (ctc-spark local down)")
+        local_down(settings)
+    elif started:
+        print(
+            f"\nleft running: {', '.join(started)} (started here, beside a service that was already up); "
+            "`ctc-spark local down` stops both"
+        )
+    else:
+        print("\nAzurite and the emulator were already running; left them running")
+
+
+def main() -> int:
+    from ctc_spark.io.session import get_spark
+    from ctc_spark.local.services import local_down, local_up
+
+    started = time.monotonic()
+    config = Path(os.environ.get(ENV_CONFIG) or ROOT / "conf" / "local.toml")
+    settings = load_settings(config)
+    home = (ROOT / settings.emulator.home / "demo").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    tables = str(home / "tables")
+    _say("start Azurite and the emulator (ctc-spark local up)")
+    services = local_up(settings)
+    try:
+        spark = get_spark(settings.spark)
+        labelled, corpus = _prepare_data(spark, home)
+        _train_and_deploy(settings, spark, labelled, tables, home)
+        _classify(corpus, tables, config)
+        _sql(spark, tables)
+    finally:
+        _stop_started(settings, services, local_down)
+    print(f"\ndemo finished in {time.monotonic() - started:.0f}s; tables in {tables}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

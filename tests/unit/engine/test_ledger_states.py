@@ -1,0 +1,148 @@
+"""Ledger state transitions, the first-poll delay, task and window sizing, result parsing: pure, no Spark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ctc_spark.engine.executor import next_latency, window_size
+from ctc_spark.engine.ledger.states import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, is_resumable, next_status
+from ctc_spark.engine.packing import ERR_MISSING_RESULT, job_rows_to_docs
+from ctc_spark.engine.run import stream_tasks
+from ctc_spark.errors import ConfigError
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("status", "attempts", "step"),
+    [
+        ("submitted", 1, "poll"),
+        ("open", 1, "poll"),
+        ("succeeded", 1, "done"),
+        ("failed", 1, "retry"),
+        ("expired", 2, "retry"),
+        ("unknown", 1, "retry"),
+        ("failed", MAX_ATTEMPTS, "error"),
+        ("unknown", MAX_ATTEMPTS, "error"),
+        ("rejected", 1, "error"),
+    ],
+)
+def test_next_status_routes_every_outcome(status: str, attempts: int, step: str) -> None:
+    assert next_status(status, attempts) == step
+
+
+def test_unknown_status_is_refused_rather_than_dropped() -> None:
+    with pytest.raises(ValueError, match="'weird'"):
+        next_status("weird", 1)
+
+
+def test_committed_unexpired_jobs_are_polled_not_resubmitted() -> None:
+    later, earlier = NOW + timedelta(hours=1), NOW - timedelta(seconds=1)
+    assert is_resumable("submitted", later, NOW)
+    assert is_resumable("succeeded", later, NOW)  # results may not have been merged before a crash
+    assert not is_resumable("submitted", earlier, NOW)  # expired: the service purged it, submit again
+    assert not is_resumable("failed", later, NOW)
+
+
+def test_first_poll_delay_follows_the_observed_latency() -> None:
+    assert next_latency([], 2.0) == 2.0
+    observed = [1.0] * 9 + [5.0]
+    assert next_latency(observed, 2.0) == pytest.approx(5.25)
+    assert next_latency([0.4] * 20, 9.0) == pytest.approx(0.65)
+
+
+def test_streaming_tasks_follow_the_quota_and_always_leave_a_slot_for_commits() -> None:
+    assert stream_tasks(2, 1000 / 60) == 1
+    assert stream_tasks(2, 6000 / 60) == 1  # two would want both slots; the ledger's Delta commits need one
+    assert stream_tasks(8, 6000 / 60) == 2
+    assert stream_tasks(64, 100_000 / 60) == 34
+    assert stream_tasks(8, 100.0, configured=3) == 3
+    with pytest.raises(ConfigError, match="at least 2 task slots"):
+        stream_tasks(1, 10.0)
+    with pytest.raises(ConfigError, match=r"batch\.tasks"):
+        stream_tasks(4, 10.0, configured=4)
+
+
+def test_the_window_holds_four_latencies_of_calls_within_bounds() -> None:
+    assert window_size(16.0, 2.0) == 321  # 4 x 16 calls/s x (2 s latency + 3 s commit) + 1
+    assert window_size(0.1, 2.0) == 16
+    assert window_size(10_000.0, 2.0) == 5000
+
+
+def test_tables_have_the_documented_key_columns() -> None:
+    results = {f.name for f in RESULTS_SCHEMA.fields}
+    wanted = {
+        "doc_id",
+        "category",
+        "confidence",
+        "classes",
+        "error_code",
+        "error_message",
+        "project_name",
+        "deployment_name",
+        "kind",
+        "api_version",
+        "job_id",
+        "run_id",
+        "text_sha256",
+        "classified_at",
+    }
+    assert wanted <= results
+    jobs = {f.name for f in JOBS_SCHEMA.fields}
+    assert {
+        "run_id",
+        "batch_id",
+        "doc_ids",
+        "job_id",
+        "operation_location",
+        "resource",
+        "submitted_at",
+        "expires_at",
+        "status",
+        "attempts",
+        "last_error",
+    } <= jobs
+    assert not any("key" in name for name in results | jobs)
+
+
+@dataclass(frozen=True)
+class _Score:
+    category: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class _Doc:
+    id: str
+    classes: tuple[_Score, ...]
+    error_code: str | None = None
+    error_message: str | None = None
+    characters: int | None = 10
+
+
+@dataclass(frozen=True)
+class _Job:
+    job_id: str
+    documents: tuple[_Doc, ...]
+
+
+def test_results_map_positional_ids_back_and_never_lose_a_document() -> None:
+    job = _Job(
+        "j1",
+        (
+            _Doc("1", (_Score("b", 0.4), _Score("a", 0.9))),
+            _Doc("0", ()),  # multi-label: nothing above the threshold is still a result
+            _Doc("3", (), "InvalidDocument", "Document text is empty."),
+        ),
+    )
+    rows = job_rows_to_docs(job, ["x", "y", "z", "w"], ["s0", "s1", "s2", "s3"])
+    by_id = {r["doc_id"]: r for r in rows}
+    assert [r["doc_id"] for r in rows] == ["x", "y", "z", "w"]
+    assert by_id["y"]["category"] == "a" and by_id["y"]["confidence"] == 0.9 and len(by_id["y"]["classes"]) == 2
+    assert by_id["x"]["category"] is None and by_id["x"]["error_code"] is None and by_id["x"]["classes"] == []
+    assert by_id["z"]["error_code"] == ERR_MISSING_RESULT
+    assert by_id["w"]["error_code"] == "InvalidDocument" and by_id["w"]["text_sha256"] == "s3"
+    assert all(r["job_id"] == "j1" for r in rows)
