@@ -10,7 +10,7 @@ AZURITE := node_modules/.bin/azurite-blob
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit integration lint format demo bench clean
+.PHONY: help setup test unit integration lint format demo bench bench-peers clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,3 +61,10 @@ bench: setup ## Run the benchmarks in bench/ (about 15 minutes; record the figur
 
 clean: ## Remove local state (.local/, bench/out/), keeping the venv, jars and node_modules
 	rm -rf .local bench/out spark-warehouse metastore_db derby.log
+
+PEERS_PY := bench/.venv-peers/bin/python
+
+bench-peers: setup ## Set up the peers' benchmark (Spark 3.5 + SynapseML 1.1.0 in bench/.venv-peers) and run it
+	@test -x $(PEERS_PY) || ($(PYTHON) -m venv bench/.venv-peers && $(PEERS_PY) -m pip install -q 'pyspark==3.5.3' 'synapseml==1.1.0' pyarrow pandas)
+	@test -d bench/.jars-peers || mvn -q -B -f bench/peers/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/bench/.jars-peers
+	$(PY) bench/peers.py --docs 10000 --cpm 1000
