@@ -6,14 +6,13 @@ Unknown sections and keys are refused with the closest valid key. Only this modu
 from __future__ import annotations
 
 import os
+import tomllib
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
-
-import tomllib
 
 from ctc_spark.config.model import (
     BatchSettings,
@@ -138,7 +137,9 @@ def _checked(raw: Mapping[str, Any], source: str) -> dict[str, dict[str, Any]]:
 def _refuse_unknown(table: Mapping[str, Any], valid: tuple[str, ...], where: str, source: str) -> None:
     for key in table:
         if key not in valid:
-            raise ConfigError(f"unknown key{closest(key, valid)}", key=f"{where}.{key}", source=source)
+            raise ConfigError(
+                f"unknown key {key!r} in [{where}]{closest(key, valid)}", key=f"{where}.{key}", source=source
+            )
 
 
 def _overrides(env: Mapping[str, str]) -> _Overrides:

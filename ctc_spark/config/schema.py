@@ -204,5 +204,6 @@ def reference_table() -> str:
     rows = ["| key | default | variable | meaning |", "| --- | --- | --- | --- |"]
     for o in _OPTIONS:
         var = f"`{o.env_var}`" if o.env_var else "—"
-        rows.append(f"| `{o.section}.{o.key}` | {_default_text(o)} | {var} | {o.doc} |")
+        bounds = f" ({', '.join(o.choices)})" if o.choices else f" (at most {o.maximum:g})" if o.maximum else ""
+        rows.append(f"| `{o.section}.{o.key}` | {_default_text(o)} | {var} | {o.doc}{bounds} |")
     return "\n".join(rows)
