@@ -47,6 +47,9 @@ class Secret:
     _value: str = field(repr=False)
 
     def reveal(self) -> str:
+        """Returns:
+        The secret's value: pass it to the one call that needs it, never to a log or an exception.
+        """
         return self._value
 
     def __repr__(self) -> str:
