@@ -28,16 +28,30 @@ def _load(tmp_path: Path, body: str) -> ConfigError:
 @pytest.mark.parametrize(
     ("body", "key", "hint"),
     [
-        ('[service]\nendpoint = "http://127.0.0.1:1"\nkey = "k"\ncals_per_minute = 5\n', "service.cals_per_minute",
-         "did you mean calls_per_minute?"),
-        (HEAD + "[batch]\nmax_doc_per_request = 5\n", "batch.max_doc_per_request", "did you mean max_docs_per_request?"),
-        (HEAD + "[engine]\nmax_uncomitted_jobs = 5\n", "engine.max_uncomitted_jobs", "did you mean max_uncommitted_jobs?"),
+        (
+            '[service]\nendpoint = "http://127.0.0.1:1"\nkey = "k"\ncals_per_minute = 5\n',
+            "service.cals_per_minute",
+            "did you mean calls_per_minute?",
+        ),
+        (
+            HEAD + "[batch]\nmax_doc_per_request = 5\n",
+            "batch.max_doc_per_request",
+            "did you mean max_docs_per_request?",
+        ),
+        (
+            HEAD + "[engine]\nmax_uncomitted_jobs = 5\n",
+            "engine.max_uncomitted_jobs",
+            "did you mean max_uncommitted_jobs?",
+        ),
         (HEAD + "[batch]\ntasks = 4\n", "batch.tasks", "valid: "),
         (HEAD + "[sevice]\nx = 1\n", "sevice", "did you mean service?"),
-        ("[[service.resources]]\nendpoint = 'http://127.0.0.1:1'\nkey = 'k'\ncals_per_minute = 1\n",
-         "service.resources[0].cals_per_minute", "did you mean calls_per_minute?"),
+        (
+            "[[service.resources]]\nendpoint = 'http://127.0.0.1:1'\nkey = 'k'\ncals_per_minute = 1\n",
+            "service.resources[0].cals_per_minute",
+            "did you mean calls_per_minute?",
+        ),
     ],
-)  # fmt: skip
+)
 def test_unknown_keys_and_sections_name_the_closest_valid_key(tmp_path: Path, body: str, key: str, hint: str) -> None:
     error = _load(tmp_path, body)
     assert error.key == key
