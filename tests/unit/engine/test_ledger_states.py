@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from ctc_spark.engine.executor import next_latency, window_size
-from ctc_spark.engine.ledger.states import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, is_resumable, next_status
+from ctc_spark.engine.ledger.states import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, next_status
 from ctc_spark.engine.packing import ERR_MISSING_RESULT, job_rows_to_docs
 from ctc_spark.engine.run import stream_tasks
 from ctc_spark.errors import ConfigError
-
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
     ("status", "attempts", "step"),
     [
         ("submitted", 1, "poll"),
-        ("open", 1, "poll"),
         ("succeeded", 1, "done"),
         ("failed", 1, "retry"),
         ("expired", 2, "retry"),
@@ -37,14 +33,6 @@ def test_next_status_routes_every_outcome(status: str, attempts: int, step: str)
 def test_unknown_status_is_refused_rather_than_dropped() -> None:
     with pytest.raises(ValueError, match="'weird'"):
         next_status("weird", 1)
-
-
-def test_committed_unexpired_jobs_are_polled_not_resubmitted() -> None:
-    later, earlier = NOW + timedelta(hours=1), NOW - timedelta(seconds=1)
-    assert is_resumable("submitted", later, NOW)
-    assert is_resumable("succeeded", later, NOW)  # results may not have been merged before a crash
-    assert not is_resumable("submitted", earlier, NOW)  # expired: the service purged it, submit again
-    assert not is_resumable("failed", later, NOW)
 
 
 def test_first_poll_delay_follows_the_observed_latency() -> None:
