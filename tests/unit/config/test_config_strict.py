@@ -104,3 +104,15 @@ def test_committed_conf_files_use_only_known_keys_and_document_every_section() -
     local = (REPO / "conf" / "local.toml").read_text(encoding="utf-8")
     for option in options("engine") + options("batch"):
         assert re.search(rf"^{option.key} = ", local, flags=re.M), f"conf/local.toml lacks {option.key}"
+
+
+def test_conf_local_repeats_the_defaults_without_drifting_from_them() -> None:
+    import tomllib
+
+    raw = tomllib.loads((REPO / "conf" / "local.toml").read_text(encoding="utf-8"))
+    drift = [
+        f"{o.section}.{o.key} = {raw[o.section][o.key]!r}, the dataclass says {o.default!r}"
+        for o in options()
+        if o.key in raw.get(o.section, {}) and o.default not in (None, "") and raw[o.section][o.key] != o.default
+    ]
+    assert drift == []
