@@ -151,7 +151,7 @@ def _overrides(env: Mapping[str, str]) -> _Overrides:
             continue
         option = by_var.get(var)
         if option is None:
-            warnings.warn(f"{var} is not a ctc-spark setting{closest(var, by_var)}", UserWarning, stacklevel=4)
+            warnings.warn(f"{var} is not a ctc-spark setting{closest(var, by_var)}", UserWarning, stacklevel=3)
             continue
         found[(option.section, option.key)] = option.parse(text, var=var)
     return found
