@@ -1,4 +1,4 @@
-"""The `ctc-spark` command: one subcommand module per concern under `ctc_spark.commands`."""
+"""The `ctc-spark` command: one subcommand module per concern under `ctc_spark.cli`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ctc_spark.errors import CTCError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["add_common_arguments", "build_parser", "main"]
 
 # Each module exposes `register(subparsers)`, which adds its subcommands with `func` set as a default.
 _COMMAND_MODULES = (
@@ -22,20 +23,51 @@ _COMMAND_MODULES = (
 )
 
 
+_CONFIG_HELP = "settings file (default: $CTC_SPARK_CONFIG, else conf/local.toml, else built-in defaults)"
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """`--config` and `-v`; subcommands pass `argparse.SUPPRESS` so a value given before them survives."""
+    parser.add_argument("--config", default=default, help=_CONFIG_HELP)
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=False if default is None else default, help="log at DEBUG level"
+    )
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: also takes `--config` and `-v`, so they work before or after the subcommand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        add_common_arguments(self, default=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The `ctc-spark` parser with every subcommand registered.
+
+    Returns:
+        The parser; `--config` and `-v` are accepted before or after any subcommand.
+    """
     parser = argparse.ArgumentParser(
         prog="ctc-spark",
         description="Classify large text corpora with Azure AI Language custom text classification on Spark.",
     )
-    parser.add_argument("--config", help="settings file (default: $CTC_SPARK_CONFIG or conf/local.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_common_arguments(parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `ctc-spark` command.
+
+    Args:
+        argv: the arguments (default `sys.argv[1:]`).
+
+    Returns:
+        The exit status: 0 done, 1 a `CTCError` (printed), 2 a usage mistake (argparse), 130 interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -43,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+        parser.error("a command is required")
     try:
         return int(args.func(args) or 0)
     except CTCError as exc:

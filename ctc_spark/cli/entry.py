@@ -19,12 +19,20 @@ def run_entry_point(
     run: Callable[[argparse.Namespace], int],
     argv: list[str] | None = None,
 ) -> int:
-    """Parse the same arguments as the CLI subcommand (plus --config), run it, and turn CTCError into exit 1."""
+    """Parse the same arguments as the CLI subcommand (plus --config and -v), run it; CTCError exits 1.
+
+    Usage mistakes exit 2 through argparse.
+    """
+    from ctc_spark.cli import add_common_arguments
+
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--config", help="settings file (default: $CTC_SPARK_CONFIG or conf/local.toml)")
+    add_common_arguments(parser)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return run(args)
     except CTCError as exc:

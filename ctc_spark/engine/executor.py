@@ -33,6 +33,7 @@ from ctc_spark.errors import (
     NotFoundError,
     SubmitOutcomeUnknownError,
 )
+from ctc_spark.service.vocabulary import JobStatus
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -54,8 +55,6 @@ OUTPUT_SCHEMA = (
     "resource STRING, submits LONG, polls LONG, retries LONG, throttled LONG, resubmits LONG, jobs LONG, "
     "docs LONG, first_call_at DOUBLE"
 )
-_TERMINAL_OK = frozenset({"succeeded", "partiallycompleted", "partiallysucceeded"})
-_TERMINAL_BAD = frozenset({"failed", "cancelled", "canceled"})
 # Codes that mean "this project or deployment is not usable": stop the run instead of erroring every row.
 _FATAL_CODES = frozenset({"ProjectNotFound", "DeploymentNotFound", "ModelNotFound"})
 _READ_CHUNK = 64  # batches read from Spark's input at a time
@@ -381,7 +380,7 @@ class _Task:
             )
         except SubmitOutcomeUnknownError as exc:
             batch.submitted_at = time.time()
-            self._failed(batch, "unknown", exc)
+            self._failed(batch, JobStatus.UNKNOWN, exc)
             return
         except (AuthenticationError, NotFoundError) as exc:
             self._fatal(batch, exc)
@@ -390,10 +389,10 @@ class _Task:
             if {exc.code, exc.inner_code} & _FATAL_CODES:
                 self._fatal(batch, exc)
             else:
-                self._give_up(batch, "rejected", _describe(exc))
+                self._give_up(batch, JobStatus.REJECTED, _describe(exc))
             return
         except CTCError as exc:  # throttled or transient after the client's own retries: not created
-            self._failed(batch, "failed", exc)
+            self._failed(batch, JobStatus.FAILED, exc)
             return
         batch.job_id, batch.operation_location = job.job_id, job.operation_location
         batch.submitted_at = job.submitted_at.timestamp()
@@ -410,7 +409,7 @@ class _Task:
                 expected_ids=[str(i) for i in range(len(batch.doc_ids))],  # a failed task errors every document
             )
         except NotFoundError as exc:  # purged (past 24 h) or never existed: submit again
-            self._failed(batch, "expired", exc)
+            self._failed(batch, JobStatus.EXPIRED, exc)
             return
         except AuthenticationError as exc:
             self._fatal(batch, exc)
@@ -419,24 +418,25 @@ class _Task:
             self._schedule_poll(batch, time.time() + _POLL_RETRY_SECONDS)
             return
         status = job.status.lower()
+        parsed = JobStatus.parse(status)
         expires = job.expires.timestamp() if job.expires else None
-        if status in _TERMINAL_OK:
+        if parsed is not None and parsed.is_success:
             if job.created and job.last_updated:
                 self._learn((job.last_updated - job.created).total_seconds())
             docs = job_rows_to_docs(job, batch.doc_ids, batch.sha256s)
             self.out_docs.extend(_result_row(d) for d in docs)
-            self.out_jobs.append(self._job_row(batch, "succeeded", expires_at=expires, terminal=True))
+            self.out_jobs.append(self._job_row(batch, JobStatus.SUCCEEDED, expires_at=expires, terminal=True))
             self.counts["jobs"] += 1
             self.counts["docs"] += len(docs)
             self.in_flight -= 1
             return
-        if status in _TERMINAL_BAD:
+        if parsed is not None and parsed.is_failure:
             message = "; ".join(f"{c}: {m}" for c, m in job.errors) or f"job {status}"
-            self._failed(batch, "failed", message[:1000])
+            self._failed(batch, JobStatus.FAILED, message[:1000])
             return
         age = time.time() - float(batch.submitted_at or time.time())
         if age > plan.job_deadline_seconds:
-            self._failed(batch, "failed", f"job still {status} after {age:.0f}s")
+            self._failed(batch, JobStatus.FAILED, f"job still {status} after {age:.0f}s")
             return
         # Still running: come back after about half the usual latency, never hammering faster than 0.5 s.
         self._schedule_poll(batch, time.time() + max(0.5, self.expected / 2))
@@ -476,7 +476,7 @@ class _Task:
         self.in_flight -= 1
 
     def _fatal(self, batch: _Batch, exc: BaseException) -> None:
-        self.out_jobs.append(self._job_row(batch, "fatal", last_error=_describe(exc), terminal=True))
+        self.out_jobs.append(self._job_row(batch, JobStatus.FATAL, last_error=_describe(exc), terminal=True))
         self.abort = _describe(exc)
         self.in_flight -= 1
         self.wake.set()
@@ -521,7 +521,7 @@ class _Task:
         del pending[: len(taken)]
         self.committing += len(taken)
         try:
-            reply = await self.link.commit([self._job_row(b, "submitted") for b in taken])
+            reply = await self.link.commit([self._job_row(b, JobStatus.SUBMITTED) for b in taken])
         finally:
             self.committing -= len(taken)
         self._heed(reply)

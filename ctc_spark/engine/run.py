@@ -2,9 +2,9 @@
 
 Plan on the driver (ids, skips, pre-validation, open jobs from an earlier run), pack on executors, then one
 streaming stage: each task submits and polls continuously (`executor.py`) while the driver's ledger service
-(`ledger_service.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs results
+(`ledger/server.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs results
 into `results` as they arrive. A crash loses at most the jobs submitted since their task's last commit
-(bounded by `wave_jobs`); the next run polls the committed jobs instead of resubmitting them.
+(bounded by `engine.max_uncommitted_jobs`); the next run polls the committed jobs instead of resubmitting them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.ledger.server import LedgerService, RunTarget
 from ctc_spark.engine.planning import BATCH_SCHEMA, check_unique_ids, normalise_input, pack_frame, with_prevalidation
 from ctc_spark.engine.throttle import task_share
-from ctc_spark.errors import ConfigError, CTCError, ReconciliationError
+from ctc_spark.errors import ConfigError, CTCError, InputError, ReconciliationError
 from ctc_spark.io.tables import TableLocation, merge_rows, read_table
 
 if TYPE_CHECKING:
@@ -101,12 +101,28 @@ def run_classification(
 ) -> RunSummary:
     """Classify every document in `df` into the tables at `tables`; returns the reconciled run summary.
 
+    Args:
+        df: the documents: any DataFrame with an id column and a text column.
+        project: the CTC project name.
+        deployment: the deployment to classify with.
+        kind: "single" or "multi" label.
+        tables: a folder for the Delta tables, or `catalog.schema`.
+        settings: from `load_settings`.
+        run_id: name this run (default: a timestamp and a random suffix).
+        force: classify again documents already classified with the same text.
+        id_col: the id column.
+        text_col: the text column.
+        source: how the input is named in errors.
+        progress: receives the progress lines (default: the log).
+        client_factory: replaces the real service client on executors (see `ExecutorPlan`); tests only.
+
+    Returns:
+        The `RunSummary`: counts, calls, text records and timings.
+
     Raises:
         InputError: a column is missing, or ids are null or duplicated.
         ReconciliationError: some input document has no terminal row at the end.
         CTCError: the service refused the credentials or the project/deployment.
-
-    `client_factory` replaces the real service client on executors (see `ExecutorPlan`); tests only.
     """
     location = tables if isinstance(tables, TableLocation) else TableLocation.parse(tables)
     spark = df.sparkSession
@@ -156,8 +172,37 @@ def classify(
     text_col: str = "text",
     force: bool = False,
     run_id: str | None = None,
+    result_col: str = "ctc",
 ) -> DataFrame:
-    """Run the classification and return the input joined with its result row (category, confidence, errors)."""
+    """Run the classification and return the input with its result row in one struct column.
+
+    Args:
+        df: the documents: any DataFrame with an id column and a text column.
+        project: the CTC project name.
+        deployment: the deployment to classify with.
+        kind: "single" or "multi" label.
+        settings: from `load_settings`.
+        tables: a folder for the Delta tables, or `catalog.schema`.
+        id_col: the id column.
+        text_col: the text column.
+        force: classify again documents already classified with the same text.
+        run_id: name this run (default: a timestamp and a random suffix).
+        result_col: the struct column that holds each document's `results` row (null when it has none).
+
+    Returns:
+        `df` with one more column, `result_col`: `doc_id`, `category`/`classes`, `confidence`, `error_code`, ...
+
+    Raises:
+        InputError: `df` already has a column named `result_col` (or a column is missing, or ids are null or
+            duplicated).
+        ReconciliationError: some input document has no terminal row at the end.
+        CTCError: the service refused the credentials or the project/deployment.
+    """
+    if result_col.lower() in {c.lower() for c in df.columns}:
+        raise InputError(
+            f"the input already has a column named {result_col!r}; pass result_col= another name for the result",
+            column=result_col,
+        )
     location = tables if isinstance(tables, TableLocation) else TableLocation.parse(tables)
     run_classification(
         df,
@@ -174,8 +219,10 @@ def classify(
     from pyspark.sql import functions as F
 
     results = _deployment_results(df.sparkSession, location, project, deployment)
-    keyed = df.withColumn("__doc_id", F.col(id_col).cast("string"))
-    return keyed.join(results, keyed["__doc_id"] == results["doc_id"], "left").drop("__doc_id")
+    packed = results.select(F.col("doc_id").alias("__ctc_doc_id"), F.struct(*results.columns).alias(result_col))
+    keyed = df.withColumn("__ctc_key", F.col(id_col).cast("string"))
+    joined = keyed.join(packed, keyed["__ctc_key"] == packed["__ctc_doc_id"], "left")
+    return joined.drop("__ctc_key", "__ctc_doc_id")
 
 
 def _new_run_id() -> str:
@@ -189,7 +236,7 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     one slot must stay free.
 
     Raises:
-        ConfigError: fewer than two task slots, or `batch.tasks` leaves none free.
+        ConfigError: fewer than two task slots, or `engine.tasks` leaves none free.
     """
     if parallelism < 2:
         raise ConfigError(
@@ -200,8 +247,8 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     if configured:
         if configured >= parallelism:
             raise ConfigError(
-                f"batch.tasks = {configured} leaves no slot free for the ledger's commits ({parallelism} slots)",
-                key="batch.tasks",
+                f"engine.tasks = {configured} leaves no slot free for the ledger's commits ({parallelism} slots)",
+                key="engine.tasks",
             )
         return configured
     return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
@@ -393,7 +440,7 @@ def _stream(
     target = RunTarget(s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version)
     parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
     quota = sum(r.calls_per_minute for r in svc.resources) / 60.0
-    tasks = stream_tasks(parallelism, quota, run.settings.batch.tasks) if sent else 0
+    tasks = stream_tasks(parallelism, quota, run.settings.engine.tasks) if sent else 0
     if tasks and str(run.spark.sparkContext.getConf().get("spark.speculation", "false")).lower() == "true":  # type: ignore[attr-defined]
         log.warning(
             "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
@@ -470,15 +517,15 @@ def _plan(run: _Run, tasks: int, service: LedgerService) -> ExecutorPlan:
         logging_opt_out=b.logging_opt_out,
         expected_latency=expected,
         max_in_flight=window_size(sum(shares), expected),
-        max_uncommitted=max(1, b.wave_jobs // tasks),
-        job_deadline_seconds=b.job_deadline_seconds,
+        max_uncommitted=max(1, run.settings.engine.max_uncommitted_jobs // tasks),
+        job_deadline_seconds=run.settings.engine.job_deadline_seconds,
         client_factory=run.client_factory,
     )
 
 
 def _ledger_host(run: _Run) -> str:
     """Where executors reach the driver: loopback for local masters, else the driver's host (or the setting)."""
-    configured = run.settings.batch.ledger_host
+    configured = run.settings.engine.ledger_host
     if configured:
         return configured
     sc = run.spark.sparkContext  # type: ignore[attr-defined]
@@ -542,6 +589,7 @@ def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
         "kind": run.kind,
         "tables": str(run.tables),
         "batch": asdict(run.settings.batch),
+        "engine": asdict(run.settings.engine),
         "resources": [
             {"name": r.name, "endpoint": r.endpoint, "calls_per_minute": r.calls_per_minute}
             for r in run.settings.service.resources

@@ -47,6 +47,14 @@ def get_spark(
     An active session (or any session on Databricks) is returned untouched. Otherwise the Delta jars
     from `make setup` go in through `spark.jars`; if they are missing, Spark resolves
     `io.delta:delta-spark_2.13` itself through `spark.jars.packages` as a fallback.
+
+    Args:
+        settings: the master, app name and `[spark.conf]` pairs (default: `SparkSettings()`).
+        testing: a small local session for tests.
+        jars_dir: where the Delta jars are (default: the checkout's `.jars/`).
+
+    Returns:
+        The SparkSession.
     """
     from pyspark.sql import SparkSession
 

@@ -11,12 +11,12 @@ from ctc_spark.service.models import (
     ClassScore,
     DocumentResult,
     SubmittedJob,
-    TaskKind,
     is_terminal,
 )
 from ctc_spark.service.retry import RetryPolicy
 from ctc_spark.service.runtime import AsyncRuntimeClient, RuntimeClient
 from ctc_spark.service.transport import RateLimiter
+from ctc_spark.service.vocabulary import JobStatus, TaskKind
 
 __all__ = [
     "AnalyzeDocument",
@@ -26,6 +26,7 @@ __all__ = [
     "CallStats",
     "ClassScore",
     "DocumentResult",
+    "JobStatus",
     "RateLimiter",
     "RetryPolicy",
     "RuntimeClient",

@@ -8,14 +8,13 @@ import httpx
 
 from ctc_spark.config import ResourceSettings, ServiceSettings
 from ctc_spark.errors import ConfigError, InvalidRequestError
-from ctc_spark.service.models import CallStats, TaskKind
+from ctc_spark.service.models import CallStats
 from ctc_spark.service.retry import RetryPolicy
 from ctc_spark.service.transport import SyncSender
+from ctc_spark.service.vocabulary import TaskKind, project_kind
 from ctc_spark.service.wire import AUTHORING_VERSIONS, Call, authoring_url, with_query
 
 __all__ = ["AuthoringClient"]
-
-_KINDS = {"single": "CustomSingleLabelClassification", "multi": "CustomMultiLabelClassification"}
 
 
 class AuthoringClient:
@@ -92,7 +91,7 @@ class AuthoringClient:
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "projectName": project,
-            "projectKind": _KINDS[kind],
+            "projectKind": project_kind(kind),
             "language": language,
             "storageInputContainerName": storage_container,
             "multilingual": multilingual,
@@ -200,7 +199,7 @@ class AuthoringClient:
         return self._lro("POST", f"/{project}/deployments/:swap", body)
 
     def list_training_config_versions(self, kind: TaskKind) -> list[dict[str, Any]]:
-        return self._paged("/global/training-config-versions", projectKind=_KINDS[kind])
+        return self._paged("/global/training-config-versions", projectKind=project_kind(kind))
 
     def close(self) -> None:
         self._sender.close()

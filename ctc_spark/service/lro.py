@@ -7,11 +7,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ctc_spark.errors import DeadlineExceededError, JobFailedError
+from ctc_spark.service.vocabulary import JobStatus
 
 __all__ = ["wait_for_operation"]
-
-_DONE = {"succeeded", "partiallycompleted", "partiallysucceeded"}
-_FAILED = {"failed", "cancelled", "canceled"}
 
 
 class _Polls(Protocol):
@@ -38,11 +36,12 @@ def wait_for_operation(
     while True:
         job, hinted = client.get_operation(location)
         status = str(job.get("status") or "").lower()
+        parsed = JobStatus.parse(status)
         if progress is not None:
             progress(job)
-        if status in _DONE:
+        if parsed is not None and parsed.is_success:
             return job
-        if status in _FAILED:
+        if parsed is not None and parsed.is_failure:
             errors = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in job.get("errors") or [])
             raise JobFailedError(
                 f"operation {job.get('jobId', location)} {status}{': ' + errors if errors else ''}",

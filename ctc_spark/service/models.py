@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+
+from ctc_spark.service.vocabulary import JobStatus, TaskKind
 
 __all__ = [
-    "TERMINAL_STATUSES",
     "AnalyzeDocument",
     "AnalyzeJob",
     "CallStats",
@@ -18,15 +19,11 @@ __all__ = [
     "is_terminal",
 ]
 
-TaskKind = Literal["single", "multi"]
-TERMINAL_STATUSES = frozenset(
-    {"succeeded", "partiallycompleted", "partiallysucceeded", "failed", "cancelled", "canceled"}
-)
-
 
 def is_terminal(status: str | None) -> bool:
-    """True for a status after which the job's state no longer changes."""
-    return (status or "").lower() in TERMINAL_STATUSES
+    """True for a service status after which the job's state no longer changes."""
+    parsed = JobStatus.parse(status)
+    return parsed is not None and (parsed.is_success or parsed.is_failure)
 
 
 @dataclass(frozen=True)

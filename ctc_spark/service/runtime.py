@@ -10,9 +10,10 @@ import httpx
 
 from ctc_spark.config import ResourceSettings, ServiceSettings
 from ctc_spark.errors import ConfigError, InvalidRequestError
-from ctc_spark.service.models import AnalyzeDocument, AnalyzeJob, CallStats, SubmittedJob, TaskKind
+from ctc_spark.service.models import AnalyzeDocument, AnalyzeJob, CallStats, SubmittedJob
 from ctc_spark.service.retry import RetryPolicy
 from ctc_spark.service.transport import AsyncSender, RateLimiter, SyncSender
+from ctc_spark.service.vocabulary import TaskKind, job_id_from_location
 from ctc_spark.service.wire import RUNTIME_VERSIONS, Call, job_url, parse_job, submit_call, with_query
 
 __all__ = ["AsyncRuntimeClient", "RuntimeClient"]
@@ -35,8 +36,7 @@ def _submitted(response: httpx.Response) -> SubmittedJob:
         raise InvalidRequestError(
             "the service accepted the job but sent no Operation-Location", status=response.status_code
         )
-    job_id = location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return SubmittedJob(job_id, location, datetime.now(timezone.utc))
+    return SubmittedJob(job_id_from_location(location), location, datetime.now(timezone.utc))
 
 
 def _poll_url(endpoint: str, version: str, job: str, show_stats: bool) -> str:

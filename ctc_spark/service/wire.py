@@ -19,7 +19,8 @@ from ctc_spark.errors import (
     ThrottledError,
     TransientServiceError,
 )
-from ctc_spark.service.models import AnalyzeDocument, AnalyzeJob, ClassScore, DocumentResult, TaskKind
+from ctc_spark.service.models import AnalyzeDocument, AnalyzeJob, ClassScore, DocumentResult
+from ctc_spark.service.vocabulary import JobStatus, TaskKind, project_kind
 
 __all__ = [
     "AUTHORING_VERSIONS",
@@ -37,7 +38,6 @@ __all__ = [
 
 RUNTIME_VERSIONS = ("2022-05-01", "2023-04-01", "2024-11-01")
 AUTHORING_VERSIONS = ("2022-05-01", "2023-04-01", "2024-11-15-preview", "2025-05-15-preview")
-_TASK_KINDS = {"single": "CustomSingleLabelClassification", "multi": "CustomMultiLabelClassification"}
 _AUTH_HINT = (
     " Check AZURE_LANGUAGE_KEY (or the key in your settings) belongs to this resource, that "
     "AZURE_LANGUAGE_ENDPOINT is the resource's endpoint, and that the key has not been regenerated."
@@ -90,7 +90,7 @@ def submit_call(
         parameters["loggingOptOut"] = True
     body: dict[str, Any] = {
         "analysisInput": {"documents": [{"id": d.id, "text": d.text, "language": d.language} for d in documents]},
-        "tasks": [{"taskName": "0", "kind": _TASK_KINDS[kind], "parameters": parameters}],
+        "tasks": [{"taskName": "0", "kind": project_kind(kind), "parameters": parameters}],
     }
     if display_name:
         body["displayName"] = display_name
@@ -196,7 +196,7 @@ def parse_job(body: Mapping[str, Any], expected_ids: Sequence[str] | None = None
         docs.extend(_document(d) for d in results.get("documents") or [])
         docs.extend(_document_error(e) for e in results.get("errors") or [])
         stats = results.get("statistics") or stats
-    if expected_ids is not None and status.lower() != "failed":
+    if expected_ids is not None and JobStatus.parse(status) is not JobStatus.FAILED:
         seen = {d.id for d in docs}
         code, message = job_errors[0] if job_errors else ("MissingResult", "the service returned no result")
         docs.extend(DocumentResult(i, error_code=code, error_message=message) for i in expected_ids if i not in seen)

@@ -5,20 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ctc_spark.service.vocabulary import evaluation_body
+
 __all__ = ["evaluation_table", "write_report"]
-
-
-def _body(summary: dict[str, Any]) -> dict[str, Any]:
-    return dict(
-        summary.get("customSingleLabelClassificationEvaluation")
-        or summary.get("customMultiLabelClassificationEvaluation")
-        or {}
-    )
 
 
 def evaluation_table(summary: dict[str, Any]) -> str:
     """A fixed-width table of per-class precision, recall, F1 and counts, then micro and macro averages."""
-    body = _body(summary)
+    body = evaluation_body(summary)
     classes = body.get("classes") or {}
     width = max([len("class"), *(len(c) for c in classes)]) + 2
     lines = [f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'TP':>7}{'FP':>7}{'FN':>7}{'TN':>7}"]
@@ -45,7 +39,7 @@ def write_report(summary: dict[str, Any], folder: str | Path, *, project: str, m
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    body = _body(summary)
+    body = evaluation_body(summary)
     classes = sorted((body.get("classes") or {}).keys())
     images = []
     f1 = [body["classes"][c].get("f1", 0.0) for c in classes]

@@ -17,6 +17,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from ctc_spark.service.vocabulary import evaluation_body, evaluation_classes
 from ctc_spark.service.wire import parse_datetime
 
 if TYPE_CHECKING:
@@ -157,11 +158,7 @@ def model_row(
 
 def evaluation_rows(project: str, label: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
     """`evaluations` rows: one per class, micro, macro, and one per confusion-matrix cell (single-label)."""
-    body = (
-        summary.get("customSingleLabelClassificationEvaluation")
-        or summary.get("customMultiLabelClassificationEvaluation")
-        or {}
-    )
+    body = evaluation_body(summary)
     now = datetime.now(timezone.utc)
     base = {"project_name": project, "model_label": label, "predicted_class": "", "recorded_at": now}
     rows = []
@@ -211,10 +208,7 @@ def evaluation_document_rows(project: str, label: str, results: list[dict[str, A
     now = datetime.now(timezone.utc)
     rows = []
     for r in results:
-        single = r.get("customSingleLabelClassificationResult")
-        multi = r.get("customMultiLabelClassificationResult") or {}
-        expected = [single["expectedClass"]] if single else list(multi.get("expectedClasses") or [])
-        predicted = [single["predictedClass"]] if single else list(multi.get("predictedClasses") or [])
+        expected, predicted = evaluation_classes(r)
         rows.append(
             {
                 "project_name": project,

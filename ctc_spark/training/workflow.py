@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ctc_spark.config import Settings
 from ctc_spark.errors import ConfigError, ConflictError, InputError
 from ctc_spark.io.tables import TableLocation
+from ctc_spark.service.vocabulary import JobStatus, job_id_from_location, project_kind
 from ctc_spark.training import tables as mt
 from ctc_spark.training.blobs import blob_name, upload_documents
 from ctc_spark.training.labels import LabelledDoc, LabelReport, validate_labelled, validate_resource_name
@@ -27,14 +28,12 @@ __all__ = [
     "evaluate_model",
     "expiry_warnings",
     "exported_project",
-    "job_id_of",
     "labelled_docs",
     "swap_deployments",
     "train_model",
 ]
 
 log = logging.getLogger(__name__)
-_KINDS = {"single": "CustomSingleLabelClassification", "multi": "CustomMultiLabelClassification"}
 _WARN_DAYS = 30
 
 
@@ -65,11 +64,6 @@ class TrainResult:
     report: LabelReport
     uploaded: int
     existing_blobs: int
-
-
-def job_id_of(location: str) -> str:
-    """The job id: the last path segment of an Operation-Location."""
-    return location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 def labelled_docs(
@@ -122,7 +116,7 @@ def exported_project(
     language: str = "en",
 ) -> dict[str, Any]:
     """The ExportedProject body for `:import`: documents point at their content-addressed blobs."""
-    project_kind = _KINDS[kind]
+    kind_name = project_kind(kind)
     documents = []
     for d in docs:
         entry: dict[str, Any] = {
@@ -139,13 +133,13 @@ def exported_project(
         "projectFileVersion": "2022-05-01",
         "stringIndexType": "Utf16CodeUnit",
         "metadata": {
-            "projectKind": project_kind,
+            "projectKind": kind_name,
             "storageInputContainerName": container,
             "projectName": project,
             "language": language,
             "multilingual": False,
         },
-        "assets": {"projectKind": project_kind, "classes": [{"category": c} for c in classes], "documents": documents},
+        "assets": {"projectKind": kind_name, "classes": [{"category": c} for c in classes], "documents": documents},
     }
 
 
@@ -194,7 +188,7 @@ def train_model(
     wait = partial_wait(client, options)
     wait(client.import_project(options.project, body), "import")
     location = _start_training(client, options, progress)
-    job_id = job_id_of(location)
+    job_id = job_id_from_location(location)
     last: list[str] = []
 
     def show(job: dict[str, Any]) -> None:
@@ -220,7 +214,7 @@ def partial_wait(client: AuthoringClient, options: TrainOptions) -> Callable[...
     from ctc_spark.service import wait_for_operation
 
     def wait(location: str, what: str, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        log.info("waiting for %s job %s", what, job_id_of(location))
+        log.info("waiting for %s job %s", what, job_id_from_location(location))
         result: dict[str, Any] = wait_for_operation(
             client,
             location,
@@ -248,7 +242,9 @@ def _start_training(client: AuthoringClient, options: TrainOptions, progress: Ca
         return start()
     except ConflictError:
         running = [
-            j for j in client.list_training_jobs(options.project) if j.get("status") in ("notStarted", "running")
+            j
+            for j in client.list_training_jobs(options.project)
+            if JobStatus.parse(j.get("status")) in (JobStatus.NOT_STARTED, JobStatus.RUNNING)
         ]
         if not options.wait_for_running or not running:
             raise ConflictError(
@@ -271,7 +267,8 @@ def _await_training_end(client: AuthoringClient, options: TrainOptions, job_id: 
     stop = time.monotonic() + deadline
     while True:
         status = str(client.get_training_job(options.project, job_id).get("status"))
-        if status not in ("notStarted", "running", "cancelling") or time.monotonic() > stop:
+        parsed = JobStatus.parse(status)
+        if parsed is None or not parsed.is_active or time.monotonic() > stop:
             return status
         time.sleep(options.poll_interval)
 

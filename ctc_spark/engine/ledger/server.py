@@ -28,6 +28,7 @@ from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.ledger.client import TOKEN_HEADER
 from ctc_spark.errors import LedgerError
 from ctc_spark.io.tables import TableLocation, append_rows, merge_rows
+from ctc_spark.service.vocabulary import JobStatus
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -205,7 +206,7 @@ class LedgerService:
                 self._statuses[key] = _job_fields(j)
                 if j.get("terminal"):
                     self._finished.add(j["batch_id"])
-                if j["status"] == "fatal" and self.abort is None:
+                if j["status"] == JobStatus.FATAL and self.abort is None:
                     self.abort = str(j.get("last_error") or "the service refused the run")
             if docs:
                 self._results_cond.notify_all()

@@ -10,7 +10,6 @@ error rows; `rejected` batches (a 400 for the request) get error rows at once.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pyspark.sql.types import (
@@ -24,6 +23,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from ctc_spark.service.vocabulary import JobStatus
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -34,7 +35,6 @@ __all__ = [
     "JOBS",
     "JOBS_SCHEMA",
     "MAX_ATTEMPTS",
-    "OPEN",
     "POLLABLE",
     "RESULTS",
     "RESULTS_SCHEMA",
@@ -44,21 +44,21 @@ __all__ = [
     "TERMINAL_ERRORS",
     "classes_query",
     "ensure_engine_tables",
-    "is_resumable",
     "next_status",
 ]
 
 JOBS, RESULTS, RUNS = "jobs", "results", "runs"
 MAX_ATTEMPTS = 3
-OPEN = "submitted"
-POLLABLE = ("submitted", "succeeded")
-RETRYABLE = frozenset({"failed", "expired", "unknown"})
+# Committed jobs that a later run polls instead of resubmitting (a `succeeded` job's results may not have
+# been merged before a crash).
+POLLABLE = (JobStatus.SUBMITTED.value, JobStatus.SUCCEEDED.value)
+RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN})
 # The error code a document gets when its batch gives up in that state.
-TERMINAL_ERRORS = {
-    "rejected": "RequestRejected",
-    "failed": "JobFailed",
-    "expired": "JobExpired",
-    "unknown": "SubmitOutcomeUnknown",
+TERMINAL_ERRORS: dict[str, str] = {
+    JobStatus.REJECTED: "RequestRejected",
+    JobStatus.FAILED: "JobFailed",
+    JobStatus.EXPIRED: "JobExpired",
+    JobStatus.UNKNOWN: "SubmitOutcomeUnknown",
 }
 
 _CLASS = StructType([StructField("category", StringType()), StructField("confidence", DoubleType())])
@@ -144,20 +144,15 @@ def classes_query(results_table: str) -> str:
     return CLASSES_VIEW_SQL.format(results=results_table).strip()
 
 
-def is_resumable(status: str | None, expires_at: datetime | None, now: datetime) -> bool:
-    """True for a committed job that should be polled, not resubmitted."""
-    return status in POLLABLE and (expires_at is None or expires_at > now)
-
-
 def next_status(status: str, attempts: int, *, max_attempts: int = MAX_ATTEMPTS) -> str:
     """What the driver does with a batch after a stage: `poll`, `retry`, `error` (terminal rows) or `done`."""
-    if status == OPEN or status == "open":
+    if status == JobStatus.SUBMITTED:
         return "poll"
     if status in RETRYABLE:
         return "retry" if attempts < max_attempts else "error"
-    if status == "rejected":
+    if status == JobStatus.REJECTED:
         return "error"
-    if status == "succeeded":
+    if status == JobStatus.SUCCEEDED:
         return "done"
     raise ValueError(f"unknown job status {status!r}")
 

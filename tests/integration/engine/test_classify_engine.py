@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
 from ctc_spark.engine.ledger.states import RESULTS, RUNS
@@ -209,7 +210,7 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     tables = str(tmp_path / "tables")
     config = tmp_path / "settings.toml"
     config.write_text(
-        f'[service]\nendpoint = "{server.endpoint}"\ncalls_per_minute = 1100\n[batch]\nwave_jobs = 16\n'
+        f'[service]\nendpoint = "{server.endpoint}"\ncalls_per_minute = 1100\n[engine]\nmax_uncommitted_jobs = 16\n'
         '[spark]\nmaster = "local[2]"\n[spark.conf]\n"spark.ui.enabled" = "false"\n'
         '"spark.sql.shuffle.partitions" = "2"\n'
     )
@@ -263,7 +264,30 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     assert all(r.error_code is None for r in rows)
     total = server.stats()["submits"]
     # 2,000 documents pack into 80 requests (plus at most one partial request per partition). At most
-    # `wave_jobs` = 16 submitted jobs are ever uncommitted, so at most 16 are paid for twice.
-    assert 80 <= total <= 82 + 16, f"{total} submits for about 80 batches: more than one wave was redone"
+    # `max_uncommitted_jobs` = 16 submitted jobs are ever uncommitted, so at most 16 are paid for twice.
+    assert 80 <= total <= 82 + 16, f"{total} submits for about 80 batches: more than max_uncommitted_jobs were redone"
     assert summary.resumed_jobs >= 1, "committed jobs of the killed run should have been polled, not resubmitted"
     assert summary.skipped_docs + summary.succeeded_docs == 2000
+
+
+def test_classify_returns_the_input_with_one_result_struct(spark, deployed, tmp_path: Path) -> None:
+    from ctc_spark import classify
+
+    docs = generate_corpus(120, n_classes=5, seed=31)
+    df = corpus_dataframe(spark, docs, kind="single").withColumnRenamed("id", "doc").withColumn("extra", F.lit(7))
+    tables = str(tmp_path / "tables")
+    common = {"project": "tickets", "deployment": "prod", "kind": "single", "settings": _settings(deployed)}
+    scored = classify(df, tables=tables, id_col="doc", **common)
+    assert scored.columns == [*df.columns, "ctc"]
+    rows = scored.collect()
+    assert len(rows) == 120 and all(r.ctc is not None and r.ctc.doc_id == r.doc for r in rows)
+    assert all(r.ctc.error_code is None and r.ctc.category for r in rows) and {r.extra for r in rows} == {7}
+    named = classify(df, tables=tables, id_col="doc", result_col="prediction", **common)
+    assert named.columns[-1] == "prediction" and named.count() == 120
+    before = deployed.stats()["submits"]
+    with pytest.raises(InputError, match="'extra'") as info:
+        classify(df, tables=tables, id_col="doc", result_col="extra", **common)
+    assert info.value.column == "extra"
+    assert deployed.stats()["submits"] == before, "a refused call must not reach the service"
+    runs = read_table(spark, TableLocation.parse(tables), RUNS).collect()
+    assert all('"max_uncommitted_jobs": 2000' in r.config for r in runs)

@@ -12,11 +12,11 @@ from ctc_spark.engine.run import run_classification
 from ctc_spark.errors import InputError
 from ctc_spark.io.tables import TableLocation, read_table
 from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
+from ctc_spark.service.vocabulary import job_id_from_location
 from ctc_spark.training.labels import LabelledDoc
 from ctc_spark.training.workflow import (
     TrainOptions,
     deploy_model,
-    job_id_of,
     labelled_docs,
     record_training,
     swap_deployments,
@@ -178,7 +178,7 @@ def test_one_training_job_per_project_clear_error_or_wait(make_emulator, azurite
     docs = [LabelledDoc(d.id, d.text, d.labels) for d in generate_corpus(30, n_classes=2, seed=36)]
     first = TrainOptions(project="busy", kind="single", model_label="m1", poll_interval=0.2)
     train_model(settings, client, docs, first, progress=lambda _: None)
-    running = job_id_of(client.train("busy", model_label="m1", split=80))
+    running = job_id_from_location(client.train("busy", model_label="m1", split=80))
     second = TrainOptions(project="busy", kind="single", model_label="m2", poll_interval=0.2)
     with pytest.raises(ConflictError, match=rf"already has a training job running \({running}\).*--wait"):
         train_model(settings, client, docs, second, progress=lambda _: None)

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from ctc_spark.engine.executor import next_latency, window_size
-from ctc_spark.engine.ledger.states import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, is_resumable, next_status
+from ctc_spark.engine.ledger.states import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, next_status
 from ctc_spark.engine.packing import ERR_MISSING_RESULT, job_rows_to_docs
 from ctc_spark.engine.run import stream_tasks
 from ctc_spark.errors import ConfigError
-
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
     ("status", "attempts", "step"),
     [
         ("submitted", 1, "poll"),
-        ("open", 1, "poll"),
         ("succeeded", 1, "done"),
         ("failed", 1, "retry"),
         ("expired", 2, "retry"),
@@ -39,14 +35,6 @@ def test_unknown_status_is_refused_rather_than_dropped() -> None:
         next_status("weird", 1)
 
 
-def test_committed_unexpired_jobs_are_polled_not_resubmitted() -> None:
-    later, earlier = NOW + timedelta(hours=1), NOW - timedelta(seconds=1)
-    assert is_resumable("submitted", later, NOW)
-    assert is_resumable("succeeded", later, NOW)  # results may not have been merged before a crash
-    assert not is_resumable("submitted", earlier, NOW)  # expired: the service purged it, submit again
-    assert not is_resumable("failed", later, NOW)
-
-
 def test_first_poll_delay_follows_the_observed_latency() -> None:
     assert next_latency([], 2.0) == 2.0
     observed = [1.0] * 9 + [5.0]
@@ -62,7 +50,7 @@ def test_streaming_tasks_follow_the_quota_and_always_leave_a_slot_for_commits() 
     assert stream_tasks(8, 100.0, configured=3) == 3
     with pytest.raises(ConfigError, match="at least 2 task slots"):
         stream_tasks(1, 10.0)
-    with pytest.raises(ConfigError, match=r"batch\.tasks"):
+    with pytest.raises(ConfigError, match=r"engine\.tasks"):
         stream_tasks(4, 10.0, configured=4)
 
 

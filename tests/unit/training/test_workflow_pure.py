@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 
 from ctc_spark.errors import InputError
+from ctc_spark.service.vocabulary import job_id_from_location
 from ctc_spark.training.blobs import blob_name
 from ctc_spark.training.labels import LabelledDoc
-from ctc_spark.training.workflow import TrainOptions, expiry_warnings, exported_project, job_id_of, train_model
+from ctc_spark.training.workflow import TrainOptions, expiry_warnings, exported_project, train_model
 
 
 def test_import_body_points_at_content_addressed_blobs() -> None:
@@ -29,7 +30,8 @@ def test_import_body_points_at_content_addressed_blobs() -> None:
 
 def test_job_id_is_the_last_path_segment() -> None:
     assert (
-        job_id_of("https://h/language/authoring/analyze-text/projects/p/train/jobs/abc_123?api-version=x") == "abc_123"
+        job_id_from_location("https://h/language/authoring/analyze-text/projects/p/train/jobs/abc_123?api-version=x")
+        == "abc_123"
     )
 
 

@@ -1,0 +1,86 @@
+"""The `ctc-spark` parser: --config and -v before or after the subcommand, usage mistakes exit 2, settings first."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from ctc_spark.cli import build_parser, main
+from ctc_spark.cli.classify import add_classify_arguments, run_classify
+from ctc_spark.cli.entry import run_entry_point
+
+CLASSIFY = ["--project", "p", "--deployment", "d", "--kind", "single", "--input", "in", "--tables", "t"]
+
+
+@pytest.fixture
+def bad_config(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text('[service]\nendpoint = "http://127.0.0.1:1"\nkey = "k"\ncals_per_minute = 5\n', encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--config", "a.toml", "-v", "classify", *CLASSIFY],
+        ["classify", "--config", "a.toml", "-v", *CLASSIFY],
+        ["classify", *CLASSIFY, "-v", "--config", "a.toml"],
+        ["-v", "classify", *CLASSIFY, "--config", "a.toml"],
+    ],
+)
+def test_config_and_verbose_before_or_after_the_subcommand(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert args.config == "a.toml" and args.verbose is True and args.project == "p"
+
+
+def test_nested_subcommands_take_them_too() -> None:
+    args = build_parser().parse_args(["local", "status", "--config", "b.toml"])
+    assert args.config == "b.toml" and args.verbose is False
+    assert build_parser().parse_args(["runs", "--tables", "t"]).config is None
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["classify", "--project", "p"], ["classify", *CLASSIFY, "--bogus"], ["nope"], ["local"]]
+)
+def test_usage_mistakes_exit_2_through_argparse(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "usage: ctc-spark" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_a_misspelt_key_fails_before_spark_naming_it(
+    where: str, bad_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ctc_spark.io.session as session
+
+    def no_spark(*_: object, **__: object) -> None:
+        raise AssertionError("a Spark session was started before the settings were checked")
+
+    monkeypatch.setattr(session, "get_spark", no_spark)
+    config = ["--config", str(bad_config)]
+    argv = ["classify", *CLASSIFY, *config] if where == "after" else [*config, "classify", *CLASSIFY]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "cals_per_minute" in err and "did you mean calls_per_minute?" in err and str(bad_config) in err
+
+
+def test_jobs_entry_point_takes_the_same_flags(bad_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def run(argv: list[str]) -> int:
+        return run_entry_point("jobs/classify.py", "Classify.", add_classify_arguments, run_classify, argv)
+
+    assert run([*CLASSIFY, "-v", "--config", str(bad_config)]) == 1
+    assert "did you mean calls_per_minute?" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        run(["--project", "p"])
+    assert info.value.code == 2
+
+
+def test_help_names_the_default_config(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["classify", "--help"])
+    assert "--config" in capsys.readouterr().out
+    assert isinstance(build_parser(), argparse.ArgumentParser)
