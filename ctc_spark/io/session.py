@@ -73,6 +73,7 @@ def launcher_conf(env: Mapping[str, str] | None = None) -> dict[str, str]:
     if active is not None:
         return dict(active.getConf().getAll())
     if env.get("PYSPARK_GATEWAY_PORT") or SparkContext._gateway is not None:
+        SparkContext._ensure_initialized()  # connects to the launcher's JVM; SparkConf() reads it from there
         return dict(SparkConf().getAll())
     found = parse_spark_defaults(_defaults_file(env))
     found.update(parse_submit_args(env.get("PYSPARK_SUBMIT_ARGS", "")))

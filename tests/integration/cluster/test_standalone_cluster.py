@@ -1,0 +1,86 @@
+"""spark-submit of `jobs/classify.py` to a real standalone cluster: the launcher's master wins, a lost
+executor costs a task retry, and overlapping runs end cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Cluster, submit, write_config, write_corpus
+
+from ctc_spark.engine.ledger.states import JOBS, RESULTS
+from ctc_spark.io.tables import TableLocation, read_table
+from ctc_spark.local.corpus import generate_corpus
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TRAIN = generate_corpus(600, n_classes=5, seed=11, id_prefix="train")
+FAST_LATENCY = {"queue_seconds": 0.05, "per_document_seconds": 0.002, "spread": 0.2}
+DOCS = 2000
+RUN_SECONDS = 420
+
+
+@pytest.fixture(scope="module")
+def deployed(make_emulator):
+    from ctc_spark.emulator import LatencyModel
+
+    emulator = make_emulator(latency=LatencyModel(**FAST_LATENCY), calls_per_minute=1500, burst_seconds=1.0)
+    emulator.seed_deployment(
+        "tickets", "prod", kind="single", texts=[d.text for d in TRAIN], labels=[d.labels for d in TRAIN]
+    )
+    return emulator
+
+
+def _finish(proc: subprocess.Popen[bytes], log: Path) -> str:
+    try:
+        proc.wait(timeout=RUN_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        tail = log.read_text(errors="replace")[-3000:]
+        raise AssertionError(f"the run did not finish in {RUN_SECONDS}s: {tail}") from None
+    return log.read_text(errors="replace")
+
+
+def _rows(spark, tables: Path) -> list:
+    return read_table(spark, TableLocation.parse(str(tables)), RESULTS).select("doc_id", "error_code").collect()
+
+
+def _batches(spark, tables: Path) -> int:
+    return read_table(spark, TableLocation.parse(str(tables)), JOBS).select("batch_id").distinct().count()
+
+
+def _assert_one_row_per_document(spark, tables: Path) -> None:
+    rows = _rows(spark, tables)
+    ids = [r.doc_id for r in rows]
+    assert len(ids) == len(set(ids)) == DOCS, f"{len(ids)} rows for {len(set(ids))} of {DOCS} documents"
+    assert all(r.error_code is None for r in rows)
+
+
+def test_spark_submit_runs_on_the_cluster_executors(cluster: Cluster, deployed, spark, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", DOCS, seed=31)
+    config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500)
+    tables = tmp_path / "tables"
+    log = tmp_path / "run.log"
+    before = deployed.stats()["submits"]
+    proc = submit(cluster, config, corpus, tables, "on-cluster", deployed.key, log)
+    app_ids: set[str] = set()
+    executors_seen: list[int] = []
+    while proc.poll() is None:  # watch the master: the application and its executors on the workers
+        state = cluster.state()
+        app_ids |= {a["id"] for a in state["activeapps"] if a["name"] == "ctc-on-cluster"}
+        if app_ids:
+            executors_seen.append(len(cluster.executor_pids(next(iter(app_ids)))))
+        time.sleep(1.0)
+    out = _finish(proc, log)
+    assert proc.returncode == 0, out[-3000:]
+    assert app_ids, f"no application registered at the master: the run was local\n{out[-2000:]}"
+    completed = [a for a in cluster.state()["completedapps"] if a["id"] in app_ids]
+    assert completed, f"application {app_ids} did not complete at the master"
+    assert max(executors_seen, default=0) == 2, f"executor JVMs seen over time: {executors_seen}"
+    assert "from-config" not in out, "the config file's app name beat spark-submit's --name"
+    _assert_one_row_per_document(spark, tables)
+    submits = deployed.stats()["submits"] - before
+    assert submits == _batches(spark, tables), f"{submits} submits for {_batches(spark, tables)} batches"
