@@ -118,9 +118,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "--host",
                 "127.0.0.1",
                 "--cores",
-                "2",
+                "4",
                 "--memory",
-                "1g",
+                "2g",
                 "--webui-port",
                 "0",
                 "--work-dir",
@@ -178,9 +178,17 @@ def write_config(path: Path, endpoint: str, *, calls_per_minute: int, wave_jobs:
 
 
 def submit(
-    cluster: Cluster, config: Path, corpus: Path, tables: Path, run_id: str, key: str, log: Path, *extra: str
+    cluster: Cluster,
+    config: Path,
+    corpus: Path,
+    tables: Path,
+    run_id: str,
+    key: str,
+    log: Path,
+    *extra: str,
+    master: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """spark-submit `jobs/classify.py` to the cluster in client mode; stdout and stderr go to `log`."""
+    """spark-submit `jobs/classify.py` to the cluster (or `master`) in client mode; all output goes to `log`."""
     from ctc_spark.io.session import delta_jars
 
     jars = ",".join(str(p) for p in delta_jars())
@@ -188,7 +196,7 @@ def submit(
     cmd = [
         str(BIN / "spark-submit"),
         "--master",
-        cluster.url,
+        master or cluster.url,
         "--name",
         f"ctc-{run_id}",
         "--jars",
