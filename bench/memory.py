@@ -133,7 +133,7 @@ def main() -> None:
         ]
     )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # seeding the model takes minutes on a loaded machine
         while not ready.exists():
             if emulator.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the emulator launcher did not start")
