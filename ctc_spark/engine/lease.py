@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from ctc_spark.errors import RunInProgressError
-from ctc_spark.io.tables import TableLocation, ensure_table, merge_rows, read_table
+from ctc_spark.io.tables import TableLocation, delete_rows, ensure_table, merge_rows, read_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -125,14 +125,8 @@ class RunLease:
             self._beat.join()
             self._beat = None
         try:
-            from delta.tables import DeltaTable
-
-            target = (
-                DeltaTable.forName(self.spark, ".".join((self.tables.root, LEASES)))
-                if self.tables.is_metastore
-                else DeltaTable.forPath(self.spark, self.tables.path(LEASES))
-            )
-            target.delete(f"lease_key = '{_quote(self.key)}' AND run_id = '{_quote(self.run_id)}'")
+            condition = f"lease_key = '{_quote(self.key)}' AND run_id = '{_quote(self.run_id)}'"
+            delete_rows(self.spark, self.tables, LEASES, condition)
         except Exception as exc:  # a lease left behind goes stale and is taken over
             log.warning("could not release the lease of run %s: %s", self.run_id, exc)
 

@@ -20,6 +20,7 @@ __all__ = [
     "TableLocation",
     "append_rows",
     "conflict_backoff",
+    "delete_rows",
     "ensure_table",
     "merge_rows",
     "read_table",
@@ -142,6 +143,21 @@ def merge_rows(
         merge.whenNotMatchedInsertAll().execute()
 
     _retry_conflicts(_merge, f"merge into {table}")
+
+
+def delete_rows(spark: SparkSession, location: TableLocation, table: str, condition: str) -> None:
+    """DELETE the rows matching the SQL `condition`; concurrent-commit conflicts are retried."""
+    from delta.tables import DeltaTable
+
+    def _delete() -> None:
+        target = (
+            DeltaTable.forName(spark, ".".join((location.root, table)))
+            if location.is_metastore
+            else DeltaTable.forPath(spark, location.path(table))
+        )
+        target.delete(condition)
+
+    _retry_conflicts(_delete, f"delete from {table}")
 
 
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
