@@ -14,6 +14,7 @@ CTCError
 ├── JobFailedError                   a long-running operation ended failed or cancelled
 ├── DeadlineExceededError            waiting for an operation ran past its deadline
 ├── LedgerError                      the driver's ledger could not commit, or refused an executor
+├── RunInProgressError               another run holds the lease on these tables, project and deployment
 └── ReconciliationError              a run's document counts do not add up
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "LedgerError",
     "NotFoundError",
     "ReconciliationError",
+    "RunInProgressError",
     "ServiceError",
     "SubmitOutcomeUnknownError",
     "ThrottledError",
@@ -162,6 +164,15 @@ class LedgerError(CTCError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class RunInProgressError(CTCError):
+    """Another live run holds the lease on the same tables, project and deployment."""
+
+    def __init__(self, message: str, *, run_id: str | None = None, started_at: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.started_at = started_at
 
 
 class ReconciliationError(CTCError):

@@ -24,6 +24,12 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tables", required=True, help="a folder for the Delta tables, or catalog.schema")
     parser.add_argument("--run-id", help="name this run (default: a timestamp and a random suffix)")
     parser.add_argument("--force", action="store_true", help="classify again documents already classified")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run is classifying the same project and deployment into these tables, wait for it "
+        "(default: refuse at once)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -61,6 +67,7 @@ def run_classify(args: argparse.Namespace) -> int:
         id_col=args.id_col,
         text_col=args.text_col,
         source=args.input,
+        wait=args.wait,
         progress=lambda msg: print(msg, flush=True),
     )
     print(

@@ -122,8 +122,9 @@ def stream_partition(plan: ExecutorPlan, batches: Iterator[pa.RecordBatch]) -> I
     """mapInArrow body: drive every batch of this partition to a terminal outcome; yield call counters."""
     import pyarrow as pa
 
-    retried = _task_attempt() > 0
-    rows = _run_loop(_drive(plan, _rows(batches), lookup=retried))
+    # Every task asks the ledger what is already committed (an in-memory answer, one per 64 batches): a task
+    # retried after a lost executor may run in a new stage attempt, whose attempt numbers restart at 0.
+    rows = _run_loop(_drive(plan, _rows(batches), lookup=True))
     yield pa.RecordBatch.from_pylist(rows, schema=_output_schema())
 
 
@@ -134,15 +135,6 @@ def _run_loop(coro: Any) -> Any:
     except ImportError:
         return asyncio.run(coro)
     return uvloop.run(coro)
-
-
-def _task_attempt() -> int:
-    try:
-        from pyspark import TaskContext
-    except ImportError:  # pragma: no cover - pyspark is a core dependency
-        return 0
-    ctx = TaskContext.get()
-    return int(ctx.attemptNumber()) if ctx is not None else 0
 
 
 def _rows(batches: Iterator[pa.RecordBatch]) -> Iterator[dict[str, Any]]:

@@ -25,8 +25,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark.config import Settings
 from ctc_spark.engine.executor import OUTPUT_SCHEMA, ExecutorPlan, stream_partition, window_size
+from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import states as ledger
+from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
 from ctc_spark.engine.ledger.server import LedgerService, RunTarget
+from ctc_spark.engine.plan_store import frozen_plan
 from ctc_spark.engine.planning import BATCH_SCHEMA, check_unique_ids, normalise_input, pack_frame, with_prevalidation
 from ctc_spark.engine.throttle import task_share
 from ctc_spark.errors import ConfigError, CTCError, InputError, ReconciliationError
@@ -98,8 +101,12 @@ def run_classification(
     source: str = "input",
     progress: Callable[[str], None] | None = None,
     client_factory: Callable[..., Any] | None = None,
+    wait: bool = False,
 ) -> RunSummary:
     """Classify every document in `df` into the tables at `tables`; returns the reconciled run summary.
+
+    One run at a time holds the lease of the tables, project and deployment (see `lease.py`); with `wait`
+    a second run waits for it instead of refusing.
 
     Args:
         df: the documents: any DataFrame with an id column and a text column.
@@ -115,11 +122,13 @@ def run_classification(
         source: how the input is named in errors.
         progress: receives the progress lines (default: the log).
         client_factory: replaces the real service client on executors (see `ExecutorPlan`); tests only.
+        wait: wait for another run's lease on the same tables, project and deployment instead of refusing.
 
     Returns:
         The `RunSummary`: counts, calls, text records and timings.
 
     Raises:
+        RunInProgressError: another run holds the lease and `wait` is false.
         InputError: a column is missing, or ids are null or duplicated.
         ReconciliationError: some input document has no terminal row at the end.
         CTCError: the service refused the credentials or the project/deployment.
@@ -139,6 +148,16 @@ def run_classification(
     )
     ledger.ensure_engine_tables(spark, location)
     log.info("tables ready at %s in %.1fs", location, time.monotonic() - run.started)
+    lease = RunLease(spark, location, project, deployment, run.summary.run_id)  # type: ignore[arg-type]
+    lease.acquire(wait=wait, progress=run.progress)
+    try:
+        return _run_leased(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+    finally:
+        lease.release()
+
+
+def _run_leased(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> RunSummary:
+    """The run under its lease: a `runs` row opened, the classification, the row closed as it ended."""
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
     pool = ThreadPoolExecutor(1, thread_name_prefix="ctc-runs")
     opened = pool.submit(_record_run, run, "running")
@@ -263,15 +282,18 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
     s = run.summary
     docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source).persist(StorageLevel.MEMORY_AND_DISK)
     service: LedgerService | None = None
+    cleanup = contextlib.ExitStack()
     try:
         s.input_docs = check_unique_ids(docs, source=source)
         t_ids = time.monotonic()
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
             # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip join.
             any_open = pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
-            # The checkpoint freezes the plan: our own MERGEs into `results` would otherwise re-run the skip join.
+            # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
+            # join, and unlike a local checkpoint it survives the loss of an executor.
             base = docs if force else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")
-            pending = with_prevalidation(base, run.settings.batch.max_chars_per_document).localCheckpoint()
+            planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
+            pending = cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id))
             counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
             resuming = any_open.result()
         todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)
@@ -298,6 +320,7 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
                 service.join()
         raise
     finally:
+        cleanup.close()
         docs.unpersist()
 
 
@@ -446,7 +469,8 @@ def _stream(
             "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
             "(paid twice); turn it off for classification runs"
         )
-    service = LedgerService(run.spark, run.tables, target, host=_ledger_host(run))  # type: ignore[arg-type]
+    address = _ledger_address(run)
+    service = LedgerService(run.spark, run.tables, target, host=address.advertised, bind=address.bind)  # type: ignore[arg-type]
     service.expected_docs = sent
     service.start()
     outputs: list[Any] = []
@@ -523,15 +547,11 @@ def _plan(run: _Run, tasks: int, service: LedgerService) -> ExecutorPlan:
     )
 
 
-def _ledger_host(run: _Run) -> str:
+def _ledger_address(run: _Run) -> LedgerAddress:
     """Where executors reach the driver: loopback for local masters, else the driver's host (or the setting)."""
-    configured = run.settings.engine.ledger_host
-    if configured:
-        return configured
     sc = run.spark.sparkContext  # type: ignore[attr-defined]
-    if str(sc.master).startswith("local"):
-        return "127.0.0.1"
-    return str(sc.getConf().get("spark.driver.host", "127.0.0.1"))
+    conf = {k: v for k, v in sc.getConf().getAll() if k in ("spark.driver.host", "spark.driver.bindAddress")}
+    return ledger_address(str(sc.master), conf, run.settings.engine.ledger_host)
 
 
 def _report(run: _Run, service: LedgerService, total: int, stop: threading.Event | None, *, started: float) -> None:

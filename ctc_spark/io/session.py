@@ -1,9 +1,15 @@
-"""The one SparkSession factory: Delta configured, local jars from `make setup`, Databricks left alone."""
+"""The one SparkSession factory: Delta configured, local jars from `make setup`, Databricks left alone.
+
+Precedence, highest first: what the launcher set (spark-submit flags, `spark-defaults.conf`, an active
+SparkContext) > the config file (`[spark] master`, `[spark.conf]`) > built-in defaults (`local[*]`, Delta).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,13 +20,30 @@ from ctc_spark.config import SparkSettings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["DELTA_VERSION", "delta_jars", "get_spark", "is_databricks"]
+__all__ = [
+    "DELTA_VERSION",
+    "LOCAL_MASTER",
+    "delta_jars",
+    "get_spark",
+    "is_databricks",
+    "launcher_conf",
+    "parse_spark_defaults",
+    "parse_submit_args",
+    "session_conf",
+]
 
 log = logging.getLogger(__name__)
 
 DELTA_VERSION = "4.0.1"
 _DELTA_ARTIFACTS = (f"delta-spark_2.13-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VERSION}.jar")
 _DEFAULT_JARS_DIR = Path(__file__).resolve().parents[2] / ".jars"
+LOCAL_MASTER = "local[*]"
+_SUBMIT_FLAGS = {
+    "--master": "spark.master",
+    "--name": "spark.app.name",
+    "--jars": "spark.jars",
+    "--packages": "spark.jars.packages",
+}
 
 
 def is_databricks(env: Mapping[str, str] | None = None) -> bool:
@@ -36,16 +59,127 @@ def delta_jars(jars_dir: str | Path | None = None) -> list[Path]:
     return found if all(p.is_file() for p in found) else []
 
 
+def launcher_conf(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What the launcher already set: an active SparkContext's conf, spark-submit's, or `spark-defaults.conf`.
+
+    Under spark-submit (or the pyspark shell) the JVM exists and `SparkConf()` holds every `--master`/`--conf`
+    flag and `spark-defaults.conf` entry. Run directly, no JVM is started here (the session's own launch must
+    carry the Delta jars): `spark-defaults.conf` and `PYSPARK_SUBMIT_ARGS` are read instead.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    env = os.environ if env is None else env
+    active = SparkContext._active_spark_context
+    if active is not None:
+        return dict(active.getConf().getAll())
+    if env.get("PYSPARK_GATEWAY_PORT") or SparkContext._gateway is not None:
+        SparkContext._ensure_initialized()  # connects to the launcher's JVM; SparkConf() reads it from there
+        return dict(SparkConf().getAll())
+    found = parse_spark_defaults(_defaults_file(env))
+    found.update(parse_submit_args(env.get("PYSPARK_SUBMIT_ARGS", "")))
+    return found
+
+
+def parse_spark_defaults(path: Path | None) -> dict[str, str]:
+    """The `spark.*` entries of a `spark-defaults.conf` (`key value` or `key=value`); {} without the file."""
+    if path is None or not path.is_file():
+        return {}
+    found: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = re.split(r"\s*=\s*|\s+", line, maxsplit=1)
+        if parts[0].startswith("spark.") and len(parts) == 2:
+            found[parts[0]] = parts[1].strip()
+    return found
+
+
+def parse_submit_args(args: str) -> dict[str, str]:
+    """The settings in `PYSPARK_SUBMIT_ARGS`: `--master`, `--name`, `--jars`, `--packages` and `--conf k=v`."""
+    words = shlex.split(args)
+    found: dict[str, str] = {}
+    for i, word in enumerate(words):
+        flag, eq, inline = word.partition("=")
+        value = inline if eq else (words[i + 1] if i + 1 < len(words) else "")
+        if flag in _SUBMIT_FLAGS and value:
+            found[_SUBMIT_FLAGS[flag]] = value
+        elif word in ("--conf", "-c") and "=" in value:
+            key, _, conf_value = value.partition("=")
+            found[key] = conf_value
+    return found
+
+
+def session_conf(launcher: Mapping[str, str], settings: SparkSettings, defaults: Mapping[str, str]) -> dict[str, str]:
+    """What the builder sets: built-in defaults, overridden by the config file, minus all the launcher set.
+
+    The master is the launcher's, else `[spark] master`, else `local[*]`.
+    """
+    wanted = dict(defaults)
+    wanted["spark.master"] = settings.master or LOCAL_MASTER
+    wanted["spark.app.name"] = settings.app_name
+    wanted.update(settings.conf)
+    if launcher.get("spark.jars") or launcher.get("spark.jars.packages"):
+        # The launcher brought its own jars (`--jars` or `--packages io.delta:...`): ours would add a second copy.
+        wanted.pop("spark.jars", None)
+        wanted.pop("spark.jars.packages", None)
+    master = launcher.get("spark.master") or wanted["spark.master"]
+    if not master.startswith("local"):
+        wanted.pop("spark.pyspark.python", None)  # this interpreter's path means nothing on the workers
+    return {k: v for k, v in wanted.items() if k not in launcher}
+
+
+def _defaults_file(env: Mapping[str, str]) -> Path | None:
+    if env.get("SPARK_CONF_DIR"):
+        return Path(env["SPARK_CONF_DIR"]) / "spark-defaults.conf"
+    if env.get("SPARK_HOME"):
+        return Path(env["SPARK_HOME"]) / "conf" / "spark-defaults.conf"
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "conf" / "spark-defaults.conf"  # the pip package is its own home
+
+
+def _builtin_defaults(*, testing: bool, jars_dir: str | Path | None) -> dict[str, str]:
+    defaults = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Python workers use this interpreter (it has pyarrow and ctc_spark), not whatever `python3` is on PATH.
+        "spark.pyspark.python": sys.executable,
+        # Delta's default of 50 snapshot partitions makes every small ledger read run 50 tasks.
+        "spark.databricks.delta.snapshotPartitions": "4",
+    }
+    jars = delta_jars(jars_dir)
+    if jars:
+        defaults["spark.jars"] = ",".join(str(p) for p in jars)
+    else:
+        defaults["spark.jars.packages"] = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
+    if testing:
+        defaults.update(
+            {
+                "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false",
+                "spark.sql.shuffle.partitions": "2",
+                "spark.default.parallelism": "2",
+                "spark.databricks.delta.snapshotPartitions": "2",
+                "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+            }
+        )
+    return defaults
+
+
 def get_spark(
     settings: SparkSettings | None = None,
     *,
     testing: bool = False,
     jars_dir: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """Return the active SparkSession, or build one with Delta Lake's extension and catalog.
 
-    An active session (or any session on Databricks) is returned untouched. Otherwise the Delta jars
-    from `make setup` go in through `spark.jars`; if they are missing, Spark resolves
+    An active session (or any session on Databricks) is returned untouched. Otherwise what the launcher set
+    wins, the config file fills what it left unset, and built-in defaults the rest (see `session_conf`). The
+    Delta jars from `make setup` go in through `spark.jars`; if they are missing, Spark resolves
     `io.delta:delta-spark_2.13` itself through `spark.jars.packages` as a fallback.
 
     Args:
@@ -61,35 +195,15 @@ def get_spark(
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    if is_databricks():
+    if is_databricks(env):
         return SparkSession.builder.getOrCreate()
-    settings = settings or SparkSettings()
-    builder = (
-        SparkSession.builder.master(settings.master)
-        .appName(settings.app_name)
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        # Python workers use this interpreter (it has pyarrow and ctc_spark), not whatever `python3` is on PATH.
-        .config("spark.pyspark.python", sys.executable)
-        # Delta's default of 50 snapshot partitions makes every small ledger read run 50 tasks.
-        .config("spark.databricks.delta.snapshotPartitions", "4")
-    )
-    jars = delta_jars(jars_dir)
-    if jars:
-        builder = builder.config("spark.jars", ",".join(str(p) for p in jars))
-    else:
+    launcher = launcher_conf(env)
+    chosen = session_conf(launcher, settings or SparkSettings(), _builtin_defaults(testing=testing, jars_dir=jars_dir))
+    if "spark.jars.packages" in chosen and "spark.jars" not in launcher:
         log.warning("Delta jars not found under .jars/ (run `make setup`); resolving them with Ivy instead")
-        builder = builder.config("spark.jars.packages", f"io.delta:delta-spark_2.13:{DELTA_VERSION}")
-    if testing:
-        builder = (
-            builder.config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.default.parallelism", "2")
-            .config("spark.databricks.delta.snapshotPartitions", "2")
-            .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "2")
-        )
-    for key, value in settings.conf:
+    if "spark.master" not in chosen:
+        log.info("master %s set by the launcher; the config file's [spark] master is ignored", launcher["spark.master"])
+    builder = SparkSession.builder
+    for key, value in chosen.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ctc_spark.errors import ConfigError
+from ctc_spark.errors import ConfigError, LedgerError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["TableLocation", "append_rows", "ensure_table", "merge_rows", "read_table", "table_exists"]
+__all__ = [
+    "TableLocation",
+    "append_rows",
+    "conflict_backoff",
+    "delete_rows",
+    "ensure_table",
+    "merge_rows",
+    "read_table",
+    "table_exists",
+]
 
 log = logging.getLogger(__name__)
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _METASTORE = re.compile(rf"^{_IDENT}(\.{_IDENT})?$")
-_MERGE_ATTEMPTS = 5
+_MERGE_ATTEMPTS = 8
+_BACKOFF_SECONDS = 0.25
+_BACKOFF_CAP_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,21 @@ def merge_rows(
     _retry_conflicts(_merge, f"merge into {table}")
 
 
+def delete_rows(spark: SparkSession, location: TableLocation, table: str, condition: str) -> None:
+    """DELETE the rows matching the SQL `condition`; concurrent-commit conflicts are retried."""
+    from delta.tables import DeltaTable
+
+    def _delete() -> None:
+        target = (
+            DeltaTable.forName(spark, ".".join((location.root, table)))
+            if location.is_metastore
+            else DeltaTable.forPath(spark, location.path(table))
+        )
+        target.delete(condition)
+
+    _retry_conflicts(_delete, f"delete from {table}")
+
+
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
     """Append `rows` to the table: a blind append, which never conflicts with other writers."""
     _save(rows.write.format("delta").mode("append"), location, table)
@@ -145,33 +172,51 @@ def _save(writer: DataFrameWriter, location: TableLocation, table: str) -> None:
         writer.save(location.path(table))
 
 
-def _retry_conflicts(action: object, what: str) -> None:
+def conflict_backoff(attempt: int, *, base: float = _BACKOFF_SECONDS, cap: float = _BACKOFF_CAP_SECONDS) -> float:
+    """Seconds to wait before retry `attempt` (1-based): exponential, capped, full jitter."""
+    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
+
+
+def _conflicts() -> tuple[type[BaseException], ...]:
     from delta.exceptions import (
         ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
         ConcurrentDeleteReadException,
         ConcurrentTransactionException,
         ConcurrentWriteException,
         MetadataChangedException,
+        ProtocolChangedException,
     )
 
-    conflicts = (
+    return (
         ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
         ConcurrentDeleteReadException,
         ConcurrentTransactionException,
         ConcurrentWriteException,
         MetadataChangedException,
+        ProtocolChangedException,
     )
+
+
+def _retry_conflicts(action: Callable[[], None], what: str) -> None:
+    """Run an idempotent write, retrying Delta's concurrent-commit conflicts with backoff.
+
+    The one place Delta's conflict exceptions become ours.
+
+    Raises:
+        LedgerError: the write still conflicted after every attempt.
+    """
+    conflicts = _conflicts()
     for attempt in range(1, _MERGE_ATTEMPTS + 1):
         try:
-            action()  # type: ignore[operator]
+            action()
             return
         except conflicts as exc:
             if attempt == _MERGE_ATTEMPTS:
-                raise
-            log.info(
-                "concurrent Delta commit during %s (attempt %d): %s; retrying",
-                what,
-                attempt,
-                type(exc).__name__,
-            )
-            time.sleep(0.2 * attempt)
+                raise LedgerError(
+                    f"{what}: another writer kept committing to the same Delta table "
+                    f"({type(exc).__name__} {_MERGE_ATTEMPTS} times); re-run with the same arguments to resume"
+                ) from exc
+            log.info("concurrent Delta commit during %s (attempt %d): %s; retrying", what, attempt, type(exc).__name__)
+            time.sleep(conflict_backoff(attempt))

@@ -27,6 +27,7 @@ from ctc_spark.errors import (
         ReconciliationError("lost 2", expected=10, found=8),
         errors.SubmitOutcomeUnknownError("maybe", cause="ReadTimeout"),
         errors.JobFailedError("failed", job_id="j1", status="failed"),
+        errors.RunInProgressError("busy", run_id="r1", started_at="2026-11-30T10:00:00+00:00"),
     ],
 )
 def test_errors_round_trip_through_pickle(err: CTCError) -> None:

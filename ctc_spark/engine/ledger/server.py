@@ -70,6 +70,7 @@ class LedgerService:
         target: RunTarget,
         *,
         host: str = "127.0.0.1",
+        bind: str | None = None,
         commit_seconds: float = 2.0,
         results_seconds: float = 10.0,
         status_seconds: float = 30.0,
@@ -77,7 +78,8 @@ class LedgerService:
         self.spark = spark
         self.tables = tables
         self.target = target
-        self.host = host
+        self.host = host  # the address in executors' URL
+        self.bind = bind or host  # the interface the server listens on
         # Each Delta commit costs the driver a fixed amount of work whatever its size, so commits are grouped:
         # at most one per `commit_seconds` (a job waits that long before it may be polled, while the task
         # keeps submitting), results at most every `results_seconds`, job states every `status_seconds`.
@@ -117,7 +119,7 @@ class LedgerService:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> LedgerService:
-        server = ThreadingHTTPServer((self.host, 0), _Handler)
+        server = ThreadingHTTPServer((self.bind, 0), _Handler)
         server.daemon_threads = True
         server.ledger = self  # type: ignore[attr-defined]
         self._server = server

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctc_spark.io.session import DELTA_VERSION, delta_jars, is_databricks
+from ctc_spark.config import SparkSettings
+from ctc_spark.io.session import (
+    DELTA_VERSION,
+    LOCAL_MASTER,
+    delta_jars,
+    is_databricks,
+    parse_spark_defaults,
+    parse_submit_args,
+    session_conf,
+)
 
 
 def test_databricks_is_detected_from_its_runtime_variable() -> None:
@@ -27,3 +36,84 @@ def test_pinned_pyspark_matches_the_delta_line() -> None:
     import pyspark
 
     assert pyspark.__version__.split(".")[:2] == DELTA_VERSION.split(".")[:2]
+
+
+DEFAULTS = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.pyspark.python": "/venv/bin/python",
+    "spark.jars": "/repo/.jars/delta-spark.jar",
+    "spark.sql.shuffle.partitions": "2",
+}
+CONFIGURED = SparkSettings(
+    master="local[2]",
+    app_name="ctc-spark",
+    conf=(("spark.sql.shuffle.partitions", "8"), ("spark.executor.memory", "2g")),
+)
+
+
+def test_without_a_launcher_the_config_file_overrides_the_built_in_defaults() -> None:
+    chosen = session_conf({}, CONFIGURED, DEFAULTS)
+    assert chosen["spark.master"] == "local[2]"
+    assert chosen["spark.sql.shuffle.partitions"] == "8"
+    assert chosen["spark.executor.memory"] == "2g"
+    assert chosen["spark.pyspark.python"] == "/venv/bin/python"
+    assert chosen["spark.jars"] == "/repo/.jars/delta-spark.jar"
+
+
+def test_no_master_anywhere_falls_back_to_local_star() -> None:
+    assert session_conf({}, SparkSettings(master=""), DEFAULTS)["spark.master"] == LOCAL_MASTER
+
+
+def test_spark_submit_master_and_conf_win_over_the_config_file() -> None:
+    launcher = {
+        "spark.master": "spark://10.0.0.5:7077",
+        "spark.app.name": "classify.py",
+        "spark.executor.memory": "8g",
+        "spark.jars": "/opt/delta-spark.jar",
+    }
+    chosen = session_conf(launcher, CONFIGURED, DEFAULTS)
+    assert not set(chosen) & set(launcher), "a value the launcher set was overridden"
+    assert chosen["spark.sql.shuffle.partitions"] == "8", "the config file fills what the launcher left unset"
+    assert "spark.pyspark.python" not in chosen, "the driver's interpreter path is not the workers'"
+    assert "spark.jars.packages" not in chosen
+
+
+def test_launcher_packages_replace_the_local_delta_jars() -> None:
+    chosen = session_conf({"spark.jars.packages": "io.delta:delta-spark_2.13:4.0.1"}, CONFIGURED, DEFAULTS)
+    assert "spark.jars" not in chosen and "spark.jars.packages" not in chosen
+    assert chosen["spark.master"] == "local[2]"
+
+
+def test_a_local_launcher_master_keeps_this_interpreter_for_workers() -> None:
+    chosen = session_conf({"spark.master": "local[4]"}, CONFIGURED, DEFAULTS)
+    assert "spark.master" not in chosen
+    assert chosen["spark.pyspark.python"] == "/venv/bin/python"
+
+
+def test_spark_defaults_file_is_parsed_in_both_separator_styles(tmp_path: Path) -> None:
+    conf = tmp_path / "spark-defaults.conf"
+    conf.write_text(
+        "# cluster defaults\nspark.master   yarn\nspark.executor.cores=4\n\nspark.eventLog.dir  hdfs:///logs x\n"
+        "not.spark 1\n"
+    )
+    assert parse_spark_defaults(conf) == {
+        "spark.master": "yarn",
+        "spark.executor.cores": "4",
+        "spark.eventLog.dir": "hdfs:///logs x",
+    }
+    assert parse_spark_defaults(tmp_path / "missing.conf") == {}
+    assert parse_spark_defaults(None) == {}
+
+
+def test_pyspark_submit_args_give_master_jars_and_conf() -> None:
+    args = "--master k8s://https://api:6443 --packages io.delta:delta-spark_2.13:4.0.1 --conf spark.a=1 pyspark-shell"
+    assert parse_submit_args(args) == {
+        "spark.master": "k8s://https://api:6443",
+        "spark.jars.packages": "io.delta:delta-spark_2.13:4.0.1",
+        "spark.a": "1",
+    }
+    assert parse_submit_args("--master=yarn --name 'my job' pyspark-shell") == {
+        "spark.master": "yarn",
+        "spark.app.name": "my job",
+    }
+    assert parse_submit_args("") == {}

@@ -1,0 +1,44 @@
+"""Pure rules for runs on a cluster: where the ledger listens, the plan table's name, the lease key."""
+
+from __future__ import annotations
+
+import re
+
+from ctc_spark.engine.lease import lease_key
+from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
+from ctc_spark.engine.plan_store import PLAN_PREFIX, plan_table_name
+from ctc_spark.io.tables import conflict_backoff
+
+
+def test_local_masters_use_loopback_whatever_the_driver_host() -> None:
+    assert ledger_address("local[2]", {"spark.driver.host": "10.1.2.3"}) == LedgerAddress("127.0.0.1", "127.0.0.1")
+
+
+def test_cluster_masters_advertise_the_driver_host_and_bind_where_spark_binds() -> None:
+    conf = {"spark.driver.host": "10.1.2.3"}
+    assert ledger_address("spark://m:7077", conf) == LedgerAddress("10.1.2.3", "10.1.2.3")
+    conf["spark.driver.bindAddress"] = "0.0.0.0"
+    assert ledger_address("yarn", conf) == LedgerAddress("10.1.2.3", "0.0.0.0")
+
+
+def test_the_configured_ledger_host_wins_on_any_master() -> None:
+    conf = {"spark.driver.host": "10.1.2.3", "spark.driver.bindAddress": "0.0.0.0"}
+    assert ledger_address("k8s://https://api:6443", conf, "driver.svc").advertised == "driver.svc"
+    assert ledger_address("local[*]", {}, "192.168.1.5") == LedgerAddress("192.168.1.5", "192.168.1.5")
+
+
+def test_plan_table_names_are_identifiers_and_folders() -> None:
+    name = plan_table_name("20261130T101500Z-ab12cd34")
+    assert name.startswith(PLAN_PREFIX) and re.fullmatch(r"[a-z0-9_]+", name)
+    assert plan_table_name("my run/1") != plan_table_name("my run 2")
+
+
+def test_leases_are_per_project_and_deployment() -> None:
+    assert lease_key("tickets", "prod") != lease_key("tickets", "staging")
+    assert lease_key("tickets", "prod") == lease_key("tickets", "prod")
+
+
+def test_conflict_backoff_grows_and_is_capped() -> None:
+    for attempt in range(1, 12):
+        wait = conflict_backoff(attempt, base=0.25, cap=8.0)
+        assert 0.0 <= wait <= min(8.0, 0.25 * 2 ** (attempt - 1))
