@@ -26,6 +26,7 @@ __all__ = [
     "ENV_STORAGE",
     "BatchSettings",
     "EmulatorSettings",
+    "EngineSettings",
     "ResourceSettings",
     "Secret",
     "ServiceSettings",
@@ -122,6 +123,7 @@ class SparkSettings:
     master: str = "local[*]"
     app_name: str = "ctc-spark"
     conf: tuple[tuple[str, str], ...] = ()
+    remote: str = ""  # a Spark Connect URL (sc://host:port) or local[N] for a local Connect server; "" = classic
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,13 @@ class EmulatorSettings:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    """Which engine calls the service: "executors" (Spark tasks), "driver" (the driver process) or "auto"."""
+
+    engine: str = "auto"  # auto: the driver engine for Spark Connect sessions, executors otherwise
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ctc-spark needs, loaded once by `load_settings`."""
 
@@ -146,6 +155,7 @@ class Settings:
     spark: SparkSettings = SparkSettings()
     emulator: EmulatorSettings = EmulatorSettings()
     source: str = "<defaults>"
+    engine: EngineSettings = EngineSettings()
 
     def with_resources(self, *resources: ResourceSettings) -> Settings:
         return replace(self, service=replace(self.service, resources=tuple(resources)))
@@ -269,6 +279,7 @@ def _build(root: _Reader, env: Mapping[str, str], source: str) -> Settings:
         master=sp.get("spark.master", str, "local[*]"),
         app_name=sp.get("spark.app_name", str, "ctc-spark"),
         conf=tuple(sorted((str(k), str(v)) for k, v in sp.raw_table("spark.conf").items())),
+        remote=sp.get("spark.remote", str, ""),
     )
     em = root.table("emulator")
     emulator = EmulatorSettings(
@@ -279,7 +290,12 @@ def _build(root: _Reader, env: Mapping[str, str], source: str) -> Settings:
         calls_per_minute=em.get("emulator.calls_per_minute", int, 1000),
         seed=em.get("emulator.seed", int, 0),
     )
-    return Settings(service, storage, batch, spark, emulator, source)
+    engine = root.table("engine").get("engine.engine", str, "auto")
+    if engine not in ("auto", "driver", "executors"):
+        raise ConfigError(
+            f"engine must be auto, driver or executors, not {engine!r}", key="engine.engine", source=source
+        )
+    return Settings(service, storage, batch, spark, emulator, source, EngineSettings(engine))
 
 
 def _resources(root: _Reader, svc: _Reader, env: Mapping[str, str], source: str) -> tuple[ResourceSettings, ...]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import SparkSettings
+from ctc_spark.io.connect import connect_session, remote_url
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -56,6 +57,9 @@ def get_spark(
     if is_databricks():
         return SparkSession.builder.getOrCreate()
     settings = settings or SparkSettings()
+    remote = remote_url(settings.remote, settings.conf)
+    if remote:
+        return _remote_session(settings, remote, testing=testing, jars_dir=jars_dir)
     builder = (
         SparkSession.builder.master(settings.master)
         .appName(settings.app_name)
@@ -85,3 +89,11 @@ def get_spark(
     for key, value in settings.conf:
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _remote_session(settings: SparkSettings, url: str, *, testing: bool, jars_dir: str | Path | None) -> SparkSession:
+    """A Spark Connect session (`SPARK_REMOTE`, `spark.remote` or `[spark] remote`); `local[N]` runs the server here."""
+    log.info("using Spark Connect at %s", url)
+    return connect_session(
+        url, app_name=settings.app_name, conf=settings.conf, jars=delta_jars(jars_dir), testing=testing
+    )

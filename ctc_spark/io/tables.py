@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ctc_spark.errors import ConfigError
+from ctc_spark.io.connect import is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
@@ -67,11 +69,23 @@ class TableLocation:
 
 def table_exists(spark: SparkSession, location: TableLocation, table: str) -> bool:
     """True when the Delta table exists at the location."""
-    from delta.tables import DeltaTable
-
     if location.is_metastore:
         return bool(spark.catalog.tableExists(".".join((location.root, table))))
+    if is_connect(spark):
+        return _is_delta_path(spark, location.path(table))
+    from delta.tables import DeltaTable
+
     return bool(DeltaTable.isDeltaTable(spark, location.path(table)))
+
+
+def _is_delta_path(spark: SparkSession, path: str) -> bool:
+    from pyspark.errors import AnalysisException
+
+    try:
+        spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()
+    except AnalysisException:
+        return False
+    return True
 
 
 def ensure_table(
@@ -113,6 +127,12 @@ def merge_rows(
     inserted). A match updates every column, or only `update_columns`. Concurrent-commit conflicts are
     retried a bounded number of times.
     """
+    if is_connect(spark):
+        _retry_conflicts(
+            lambda: _merge_sql(spark, location, table, rows, keys, update_condition, null_safe, update_columns),
+            f"merge into {table}",
+        )
+        return
     from delta.tables import DeltaTable
 
     def _merge() -> None:
@@ -131,6 +151,35 @@ def merge_rows(
         merge.whenNotMatchedInsertAll().execute()
 
     _retry_conflicts(_merge, f"merge into {table}")
+
+
+def _merge_sql(
+    spark: SparkSession,
+    location: TableLocation,
+    table: str,
+    rows: DataFrame,
+    keys: Sequence[str],
+    update_condition: str | None,
+    null_safe: bool,
+    update_columns: Sequence[str] | None,
+) -> None:
+    """The same MERGE as SQL `MERGE INTO` from a uniquely named temp view: Spark Connect has no `DeltaTable` API."""
+    view = f"ctc_merge_{uuid.uuid4().hex}"
+    rows.createOrReplaceTempView(view)
+    op = "<=>" if null_safe else "="
+    on = " AND ".join(f"t.`{k}` {op} s.`{k}`" for k in keys)
+    when = f" AND ({update_condition})" if update_condition else ""
+    if update_columns is None:
+        update = "UPDATE SET *"
+    else:
+        update = "UPDATE SET " + ", ".join(f"t.`{c}` = s.`{c}`" for c in update_columns)
+    try:
+        spark.sql(
+            f"MERGE INTO {location.name(table)} t USING `{view}` s ON {on} "
+            f"WHEN MATCHED{when} THEN {update} WHEN NOT MATCHED THEN INSERT *"
+        )
+    finally:
+        spark.catalog.dropTempView(view)
 
 
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
