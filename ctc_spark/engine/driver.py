@@ -163,10 +163,12 @@ class Prefetcher:
                 break
             if item is _END:
                 self._done = True
-                if self._failure is not None:
-                    raise self._failure
             else:
                 out.append(item)
+        if self._done and self._failure is not None:
+            if out:
+                return out, False  # these rows first; the failure on the next call
+            raise self._failure
         return out, self._done
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
