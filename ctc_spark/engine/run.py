@@ -4,7 +4,8 @@ Plan on the driver (ids, skips, pre-validation, open jobs from an earlier run), 
 streaming stage: each task submits and polls continuously (`executor.py`) while the driver's ledger service
 (`ledger_service.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs results
 into `results` as they arrive. A crash loses at most the jobs submitted since their task's last commit
-(bounded by `wave_jobs`); the next run polls the committed jobs instead of resubmitting them.
+(bounded by `wave_jobs`); the next run polls the committed jobs instead of resubmitting them. Under Spark
+Connect (or `engine = "driver"`) the same scheduler runs in the driver process instead (`driver.py`).
 """
 
 from __future__ import annotations
