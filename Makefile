@@ -33,14 +33,16 @@ $(AZURITE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: setup ## Run the unit and integration tests
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+test: setup ## Run the unit and integration tests (the Spark Connect tier in its own pytest process)
+	$(PY) -m pytest tests --ignore=tests/integration/connect $(PYTEST_ARGS)
+	SPARK_TESTING=1 $(PY) -m pytest tests/integration/connect $(PYTEST_ARGS)
 
 unit: setup ## Run the unit tier only (no JVM, no sockets)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: setup ## Run the integration tier (Spark local[2], Delta, emulator, Azurite)
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+integration: setup ## Run the integration tier (Spark local[2], Delta, emulator, Azurite; then Spark Connect)
+	$(PY) -m pytest tests/integration --ignore=tests/integration/connect $(PYTEST_ARGS)
+	SPARK_TESTING=1 $(PY) -m pytest tests/integration/connect $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check ctc_spark jobs tests bench

@@ -1,10 +1,13 @@
 """Throughput benchmark: a 50,000-document run against an emulator with a quota of N calls per minute.
 
     .venv/bin/python bench/classify_throughput.py --cpm 1000 6000 --docs 50000
+    .venv/bin/python bench/classify_throughput.py --remote 'local[2]' --cpm 1000 6000 --docs 50000  # driver engine
+    .venv/bin/python bench/classify_throughput.py --engine driver --resources 4 --cpm 6000  # saturate one driver
 
 The emulator runs in a separate process (bench/emulator_launcher.py) so its CPU does not hide in the
 driver's. The ideal is N x 25 / 2 documents per minute: every call allowed, 25 documents a job, one submit
-and one poll per job. Prints one Markdown table row per quota; paste them into bench/RESULTS.md.
+and one poll per job (summed over `--resources` emulators, one per resource). Prints one Markdown table row
+per quota and the driver process's peak RSS; paste them into bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,7 +26,15 @@ from pathlib import Path
 
 import httpx
 
-from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings, SparkSettings
+from ctc_spark.config import (
+    BatchSettings,
+    EngineSettings,
+    ResourceSettings,
+    Secret,
+    ServiceSettings,
+    Settings,
+    SparkSettings,
+)
 from ctc_spark.engine.run import run_classification
 from ctc_spark.io.session import get_spark
 from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
@@ -44,8 +56,8 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
-def _launch(cpm: int, latency: str, work: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ready = work / f"ready-{cpm}.json"
+def _launch(cpm: int, latency: str, work: Path, n: int = 0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    ready = work / f"ready-{cpm}-{n}.json"
     cmd = [
         sys.executable,
         str(HERE / "emulator_launcher.py"),
@@ -66,8 +78,19 @@ def _launch(cpm: int, latency: str, work: Path) -> tuple[subprocess.Popen[bytes]
     return proc, json.loads(ready.read_text())
 
 
-def _stats(endpoint: str) -> dict[str, int]:
-    return dict(httpx.get(f"{endpoint}/emulator/stats", timeout=10).json())
+def _stats(endpoints: list[str]) -> dict[str, int]:
+    """The emulators' counters, summed."""
+    out: dict[str, int] = {}
+    for endpoint in endpoints:
+        for k, v in httpx.get(f"{endpoint}/emulator/stats", timeout=10).json().items():
+            if isinstance(v, int):
+                out[k] = out.get(k, 0) + v
+    return out
+
+
+def _peak_rss_mb() -> float:
+    """This (driver) process's peak resident set, in MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _naive(endpoint: str, key: str, cpm: int, texts: list[str], threads: int) -> tuple[float, int]:
@@ -105,6 +128,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=50_000)
     parser.add_argument("--latency", default="{}", help="emulator LatencyModel fields as JSON")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--remote", default="", help="a Spark Connect URL or local[N]: a Connect session")
+    parser.add_argument("--engine", default="auto", choices=("auto", "driver", "executors"))
+    parser.add_argument("--resources", type=int, default=1, help="emulators (resources) of --cpm each")
     parser.add_argument("--baseline-docs", type=int, default=1000, help="0 skips the naive baseline")
     parser.add_argument(
         "--warmup-docs",
@@ -126,18 +152,30 @@ def main() -> None:
         ("spark.databricks.delta.snapshotPartitions", "2"),
         ("spark.ui.showConsoleProgress", "false"),
     )
-    spark = get_spark(SparkSettings(master=args.master, conf=conf))
+    if args.remote:
+        os.environ["SPARK_TESTING"] = "1"  # a local Connect server on an ephemeral port
+    spark = get_spark(SparkSettings(master=args.master, conf=conf, remote=args.remote))
     docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="bench")
     corpus = str(work / "corpus")
     corpus_dataframe(spark, docs, kind="single", labelled=False).write.parquet(corpus)
     print(f"machine: {_machine()}; corpus: {args.docs} documents at {corpus}", flush=True)
+    print(f"session: {type(spark).__module__}; engine: {args.engine}; resources: {args.resources}", flush=True)
     rows = []
     for cpm in args.cpm:
-        proc, target = _launch(cpm, args.latency, work)
+        launched = [_launch(cpm, args.latency, work, i) for i in range(args.resources)]
+        procs = [p for p, _ in launched]
+        target = launched[0][1]
+        endpoints = [t["endpoint"] for _, t in launched]
         try:
             settings = Settings(
-                service=ServiceSettings(resources=(ResourceSettings(target["endpoint"], Secret(target["key"]), cpm),)),
+                service=ServiceSettings(
+                    resources=tuple(
+                        ResourceSettings(t["endpoint"], Secret(t["key"]), cpm, name=f"r{i}")
+                        for i, (_, t) in enumerate(launched)
+                    )
+                ),
                 batch=BatchSettings(),
+                engine=EngineSettings(args.engine),
             )
             if args.warmup_docs:
                 warm = corpus_dataframe(
@@ -155,7 +193,7 @@ def main() -> None:
                     settings=settings,
                     run_id=f"warmup-{cpm}",
                 )
-            before = _stats(target["endpoint"])
+            before = _stats(endpoints)
             start = time.monotonic()
             summary = run_classification(
                 spark.read.parquet(corpus),
@@ -168,10 +206,10 @@ def main() -> None:
                 progress=lambda msg: print(msg, flush=True),
             )
             wall = time.monotonic() - start
-            after = _stats(target["endpoint"])
+            after = _stats(endpoints)
             jobs = after["jobs_submitted"] - before["jobs_submitted"]
             calls = (after["submits"] - before["submits"]) + (after["polls"] - before["polls"])
-            ideal = cpm * 25 / 2
+            ideal = cpm * args.resources * 25 / 2
             e2e = summary.succeeded_docs / wall * 60
             service = summary.succeeded_docs / max(1e-9, summary.service_seconds) * 60
             baseline = ""
@@ -190,13 +228,15 @@ def main() -> None:
             print(
                 f"breakdown: planning {summary.planning_seconds:.1f} s, classify phase {summary.service_seconds:.1f} s, "
                 f"reconcile and record {wall - summary.planning_seconds - summary.service_seconds:.1f} s; "
-                f"{summary.tasks} streaming task(s), {summary.commits} ledger commits",
+                f"{summary.tasks} streaming task(s), {summary.commits} ledger commits; "
+                f"{calls / max(1e-9, summary.service_seconds):.1f} calls/s; driver peak RSS {_peak_rss_mb():.0f} MB",
                 flush=True,
             )
             rows.append(row)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
     print(
         "\n| N (calls/min) | docs | wall | docs/min end-to-end | of ideal | classify phase | docs/min in phase "
         "| of ideal | calls/job | 429s | naive baseline docs/min |"

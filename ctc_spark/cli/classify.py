@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from ctc_spark.io.inputs import FORMATS
@@ -17,7 +18,11 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, help="the CTC project name")
     parser.add_argument("--deployment", required=True, help="the deployment to classify with")
     parser.add_argument("--kind", required=True, choices=("single", "multi"), help="single- or multi-label")
-    parser.add_argument("--input", required=True, help="corpus path (Delta, Parquet, JSON, CSV or a folder of .txt)")
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="corpus path (Delta, Parquet, JSON, CSV or a folder of .txt), or a table: catalog.schema.table",
+    )
     parser.add_argument("--format", choices=FORMATS, help="input format (default: guessed from the path)")
     parser.add_argument("--id-col", default="id", help="document id column (default: id)")
     parser.add_argument("--text-col", default="text", help="document text column (default: text)")
@@ -29,6 +34,12 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="if another run is classifying the same project and deployment into these tables, wait for it "
         "(default: refuse at once)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "driver", "executors"),
+        help="who calls the service: executors (Spark tasks), driver (the driver process; Spark Connect), or "
+        "auto: driver for Spark Connect sessions, else executors (default: [engine] engine, auto)",
     )
 
 
@@ -47,14 +58,16 @@ def run_classify(args: argparse.Namespace) -> int:
     """Read the input, run the classification, print the summary; 0 when it reconciles."""
     from ctc_spark.config import load_settings
     from ctc_spark.engine.run import run_classification
-    from ctc_spark.io.inputs import read_corpus
+    from ctc_spark.io.inputs import read_input
     from ctc_spark.io.session import get_spark
 
     settings = load_settings(args.config)
+    if getattr(args, "engine", None):
+        settings = replace(settings, engine=replace(settings.engine, engine=args.engine))
     # Local workers must run this interpreter (pyarrow, httpx); spark-submit and Databricks set their own.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = get_spark(settings.spark)
-    df = read_corpus(spark, args.input, args.format)
+    df = read_input(spark, args.input, args.format)
     summary = run_classification(
         df,
         project=args.project,

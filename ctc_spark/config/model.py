@@ -130,9 +130,10 @@ class EngineSettings:
 class SparkSettings:
     """Where Spark runs; `conf` pairs are passed to the session builder as they are."""
 
-    master: str = _opt("local[*]", "the Spark master (ignored where a session is already active)")
+    master: str = _opt("local[*]", "the Spark master unless spark-submit or spark-defaults.conf set one")
     app_name: str = _opt("ctc-spark", "the Spark application name")
     conf: tuple[tuple[str, str], ...] = field(default=(), metadata={"doc": "[spark.conf] pairs, passed as they are"})
+    remote: str = _opt("", 'a Spark Connect URL (sc://host:port), or local[N] for a local Connect server; "" = classic')
 
 
 @dataclass(frozen=True)

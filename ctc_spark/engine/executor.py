@@ -42,6 +42,7 @@ __all__ = [
     "ACTION_SCHEMA",
     "OUTPUT_SCHEMA",
     "ExecutorPlan",
+    "drive_rows",
     "next_latency",
     "stream_partition",
     "window_size",
@@ -116,6 +117,16 @@ class _Batch:
     job_id: str | None = None
     operation_location: str | None = None
     submitted_at: float | None = None
+
+
+def drive_rows(plan: ExecutorPlan, rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drive batch rows (`ACTION_SCHEMA` dicts) to terminal outcomes on a new event loop; one counter row each resource.
+
+    The same scheduler as a streaming task, for the driver engine. `rows` may also offer
+    `take_ready(n) -> (rows, exhausted)` that never blocks (see `engine/driver.py`).
+    """
+    result: list[dict[str, Any]] = _run_loop(_drive(plan, rows))
+    return result
 
 
 def stream_partition(plan: ExecutorPlan, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -248,6 +259,10 @@ class _Task:
         self.running: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
+        bind = getattr(self.source, "bind", None)
+        if bind is not None:  # a prefetching source wakes the loop when rows arrive
+            loop = asyncio.get_running_loop()
+            bind(lambda: loop.call_soon_threadsafe(self.wake.set))
         committer = asyncio.create_task(self._commit_loop())
         committer.add_done_callback(self._background_done)
         flusher = asyncio.create_task(self._flush_loop())
@@ -288,9 +303,9 @@ class _Task:
 
     async def _admit(self) -> None:
         while not self.exhausted and self.in_flight < self.plan.max_in_flight and len(self.submits) < _READ_CHUNK:
-            chunk = list(itertools.islice(self.source, _READ_CHUNK))
-            if len(chunk) < _READ_CHUNK:
-                self.exhausted = True
+            chunk = self._take()
+            if not chunk and not self.exhausted:
+                return  # nothing ready yet: the source wakes the loop when it has more
             known: dict[str, Any] = {}
             if self.lookup and chunk:  # a retried Spark task: never pay again for what an earlier attempt did
                 known = await self.link.lookup([r["batch_id"] for r in chunk])
@@ -316,6 +331,16 @@ class _Task:
                 batch.submitted_at = float(job["submitted_at"] or time.time())
                 batch.attempts = max(batch.attempts, int(job.get("attempts") or 1))
                 self._schedule_poll(batch, batch.submitted_at + self.expected)
+
+    def _take(self) -> list[dict[str, Any]]:
+        """The next rows of input; a source with `take_ready` (the driver's prefetcher) never blocks the loop."""
+        take = getattr(self.source, "take_ready", None)
+        if take is not None:
+            chunk, self.exhausted = take(_READ_CHUNK)
+            return list(chunk)
+        chunk = list(itertools.islice(self.source, _READ_CHUNK))
+        self.exhausted = len(chunk) < _READ_CHUNK
+        return chunk
 
     def _pick(self) -> tuple[str, _Batch] | None:
         waiting = len(self.uncommitted) + self.committing + self.submitting

@@ -4,7 +4,8 @@ Plan on the driver (ids, skips, pre-validation, open jobs from an earlier run), 
 streaming stage: each task submits and polls continuously (`executor.py`) while the driver's ledger service
 (`ledger/server.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs results
 into `results` as they arrive. A crash loses at most the jobs submitted since their task's last commit
-(bounded by `engine.max_uncommitted_jobs`); the next run polls the committed jobs instead of resubmitting them.
+(bounded by `engine.max_uncommitted_jobs`); the next run polls the committed jobs instead of resubmitting them. Under
+Spark Connect (or `engine = "driver"`) the same scheduler runs in the driver process instead (`driver.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark.config import Settings
+from ctc_spark.engine.driver import drive_batches, driver_plan, select_engine
 from ctc_spark.engine.executor import OUTPUT_SCHEMA, ExecutorPlan, stream_partition, window_size
 from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import states as ledger
@@ -33,6 +35,7 @@ from ctc_spark.engine.plan_store import frozen_plan
 from ctc_spark.engine.planning import BATCH_SCHEMA, check_unique_ids, normalise_input, pack_frame, with_prevalidation
 from ctc_spark.engine.throttle import task_share
 from ctc_spark.errors import ConfigError, CTCError, InputError, ReconciliationError
+from ctc_spark.io.connect import conf_get, is_connect
 from ctc_spark.io.tables import TableLocation, merge_rows, read_table
 
 if TYPE_CHECKING:
@@ -82,6 +85,8 @@ class _Run:
     summary: RunSummary
     progress: Callable[[str], None]
     client_factory: Callable[..., Any] | None = None
+    engine: str = "executors"  # or "driver": who calls the service (`engine/driver.py`)
+    pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
     started: float = field(default_factory=time.monotonic)
     started_epoch: float = field(default_factory=time.time)
 
@@ -145,6 +150,7 @@ def run_classification(
         RunSummary(run_id or _new_run_id()),
         progress or (lambda msg: log.info("%s", msg)),
         client_factory,
+        select_engine(settings.engine.engine, spark),
     )
     ledger.ensure_engine_tables(spark, location)
     log.info("tables ready at %s in %.1fs", location, time.monotonic() - run.started)
@@ -280,7 +286,9 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
 
     t0 = time.monotonic()
     s = run.summary
-    docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source).persist(StorageLevel.MEMORY_AND_DISK)
+    docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source)
+    # Serverless has no caching API: under Spark Connect the input is read again instead of persisted.
+    docs = docs if is_connect(run.spark) else docs.persist(StorageLevel.MEMORY_AND_DISK)
     service: LedgerService | None = None
     cleanup = contextlib.ExitStack()
     try:
@@ -298,6 +306,7 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
             resuming = any_open.result()
         todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)
         s.skipped_docs = s.input_docs - todo
+        run.pack_docs = todo - invalid
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")
         resumed = [r.asDict() for r in _open_jobs(run, valid).collect()] if resuming and todo > invalid else []
         s.resumed_jobs = len(resumed)
@@ -321,7 +330,8 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
         raise
     finally:
         cleanup.close()
-        docs.unpersist()
+        if not is_connect(run.spark):
+            docs.unpersist()
 
 
 def _deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
@@ -437,8 +447,7 @@ def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]]) -> Data
 
 
 def _pack(run: _Run, to_pack: DataFrame) -> DataFrame:
-    sc = run.spark.sparkContext  # type: ignore[attr-defined]
-    parts = max(1, sc.defaultParallelism)
+    parts = _pack_partitions(run)
     b = run.settings.batch
     body = partial(
         pack_frame,
@@ -451,6 +460,15 @@ def _pack(run: _Run, to_pack: DataFrame) -> DataFrame:
     return ordered.select("doc_id", "text", "text_sha256").mapInPandas(body, BATCH_SCHEMA)
 
 
+def _pack_partitions(run: _Run) -> int:
+    """The classic session's parallelism; under Spark Connect (no sparkContext) about 1,000 documents a partition."""
+    if not is_connect(run.spark):
+        spark: Any = run.spark
+        return max(1, int(spark.sparkContext.defaultParallelism))
+    shuffle = int(conf_get(run.spark, "spark.sql.shuffle.partitions", "8") or 8)
+    return max(1, min(shuffle, math.ceil(run.pack_docs / 1000)))
+
+
 def _stream(
     run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: DataFrame | None, *, total: int, sent: int
 ) -> LedgerService:
@@ -461,18 +479,30 @@ def _stream(
     s = run.summary
     svc = run.settings.service
     target = RunTarget(s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version)
-    parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
-    quota = sum(r.calls_per_minute for r in svc.resources) / 60.0
-    tasks = stream_tasks(parallelism, quota, run.settings.engine.tasks) if sent else 0
-    if tasks and str(run.spark.sparkContext.getConf().get("spark.speculation", "false")).lower() == "true":  # type: ignore[attr-defined]
+    on_driver = run.engine == "driver"
+    if on_driver:
+        tasks = 1 if sent else 0  # the driver process is the one streaming "task"
+    else:
+        parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
+        quota = sum(r.calls_per_minute for r in svc.resources) / 60.0
+        tasks = stream_tasks(parallelism, quota, run.settings.engine.tasks) if sent else 0
+    spark: Any = run.spark
+    if (
+        not on_driver
+        and tasks
+        and str(spark.sparkContext.getConf().get("spark.speculation", "false")).lower() == "true"
+    ):
         log.warning(
             "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
             "(paid twice); turn it off for classification runs"
         )
-    address = _ledger_address(run)
-    service = LedgerService(run.spark, run.tables, target, host=address.advertised, bind=address.bind)  # type: ignore[arg-type]
+    if on_driver:
+        service = LedgerService(run.spark, run.tables, target, host="127.0.0.1")  # type: ignore[arg-type]
+    else:
+        address = _ledger_address(run)
+        service = LedgerService(run.spark, run.tables, target, host=address.advertised, bind=address.bind)  # type: ignore[arg-type]
     service.expected_docs = sent
-    service.start()
+    service.start(serve=not on_driver)  # the driver engine calls the service in-process: no socket
     outputs: list[Any] = []
     launched = time.time()
     failure: BaseException | None = None
@@ -488,7 +518,20 @@ def _stream(
     try:
         if errors is not None:
             service.write_results(errors)
-        if tasks:
+        if tasks and on_driver:
+            b = run.settings.batch
+            plan = driver_plan(
+                svc,
+                b,
+                run.settings.engine,
+                project=run.project,
+                deployment=run.deployment,
+                kind=run.kind,
+                ledger=service,
+                client_factory=run.client_factory,
+            )
+            outputs = drive_batches(_actions(run, valid, resumed), plan)
+        elif tasks:
             plan = _plan(run, tasks, service)
             frame = _actions(run, valid, resumed).repartition(tasks)
             outputs = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
@@ -508,13 +551,13 @@ def _stream(
     if service.abort:
         raise CTCError(f"the service refused the run: {service.abort}")
     s.tasks, s.commits = tasks, service.commits
-    for o in outputs:
-        s.submits += int(o.submits)
-        s.polls += int(o.polls)
-        s.retries += int(o.retries)
-        s.throttled += int(o.throttled)
-        s.resubmitted_batches += int(o.resubmits)
-    firsts = [o.first_call_at for o in outputs if o.first_call_at]
+    for o in outputs:  # Rows from the executors, dicts from the driver engine
+        s.submits += int(o["submits"])
+        s.polls += int(o["polls"])
+        s.retries += int(o["retries"])
+        s.throttled += int(o["throttled"])
+        s.resubmitted_batches += int(o["resubmits"])
+    firsts = [o["first_call_at"] for o in outputs if o["first_call_at"]]
     if firsts and service.results_committed_at:
         s.service_seconds = max(0.0, service.results_committed_at - min(firsts))
         s.planning_seconds = max(0.0, min(firsts) - run.started_epoch)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import SparkSettings
+from ctc_spark.io.connect import connect_session, remote_url
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -197,8 +198,12 @@ def get_spark(
         return active
     if is_databricks(env):
         return SparkSession.builder.getOrCreate()
+    settings = settings or SparkSettings()
+    remote = remote_url(settings.remote, settings.conf, env)
+    if remote:
+        return _remote_session(settings, remote, testing=testing, jars_dir=jars_dir)
     launcher = launcher_conf(env)
-    chosen = session_conf(launcher, settings or SparkSettings(), _builtin_defaults(testing=testing, jars_dir=jars_dir))
+    chosen = session_conf(launcher, settings, _builtin_defaults(testing=testing, jars_dir=jars_dir))
     if "spark.jars.packages" in chosen and "spark.jars" not in launcher:
         log.warning("Delta jars not found under .jars/ (run `make setup`); resolving them with Ivy instead")
     if "spark.master" not in chosen:
@@ -207,3 +212,11 @@ def get_spark(
     for key, value in chosen.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _remote_session(settings: SparkSettings, url: str, *, testing: bool, jars_dir: str | Path | None) -> SparkSession:
+    """A Spark Connect session (`SPARK_REMOTE`, `spark.remote` or `[spark] remote`); `local[N]` runs the server here."""
+    log.info("using Spark Connect at %s", url)
+    return connect_session(
+        url, app_name=settings.app_name, conf=settings.conf, jars=delta_jars(jars_dir), testing=testing
+    )

@@ -6,11 +6,13 @@ import logging
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ctc_spark.errors import ConfigError, LedgerError
+from ctc_spark.io.connect import is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
@@ -22,6 +24,7 @@ __all__ = [
     "conflict_backoff",
     "delete_rows",
     "ensure_table",
+    "is_conflict",
     "merge_rows",
     "read_table",
     "table_exists",
@@ -79,11 +82,23 @@ class TableLocation:
 
 def table_exists(spark: SparkSession, location: TableLocation, table: str) -> bool:
     """True when the Delta table exists at the location."""
-    from delta.tables import DeltaTable
-
     if location.is_metastore:
         return bool(spark.catalog.tableExists(".".join((location.root, table))))
+    if is_connect(spark):
+        return _is_delta_path(spark, location.path(table))
+    from delta.tables import DeltaTable
+
     return bool(DeltaTable.isDeltaTable(spark, location.path(table)))
+
+
+def _is_delta_path(spark: SparkSession, path: str) -> bool:
+    from pyspark.errors import AnalysisException
+
+    try:
+        spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()
+    except AnalysisException:
+        return False
+    return True
 
 
 def ensure_table(
@@ -125,6 +140,12 @@ def merge_rows(
     inserted). A match updates every column, or only `update_columns`. Concurrent-commit conflicts are
     retried a bounded number of times.
     """
+    if is_connect(spark):
+        _retry_conflicts(
+            lambda: _merge_sql(spark, location, table, rows, keys, update_condition, null_safe, update_columns),
+            f"merge into {table}",
+        )
+        return
     from delta.tables import DeltaTable
 
     def _merge() -> None:
@@ -146,18 +167,37 @@ def merge_rows(
 
 
 def delete_rows(spark: SparkSession, location: TableLocation, table: str, condition: str) -> None:
-    """DELETE the rows matching the SQL `condition`; concurrent-commit conflicts are retried."""
-    from delta.tables import DeltaTable
+    """DELETE the rows matching the SQL `condition` (plain SQL: classic and Connect); conflicts are retried."""
+    _retry_conflicts(lambda: spark.sql(f"DELETE FROM {location.name(table)} WHERE {condition}"), f"delete from {table}")
 
-    def _delete() -> None:
-        target = (
-            DeltaTable.forName(spark, ".".join((location.root, table)))
-            if location.is_metastore
-            else DeltaTable.forPath(spark, location.path(table))
+
+def _merge_sql(
+    spark: SparkSession,
+    location: TableLocation,
+    table: str,
+    rows: DataFrame,
+    keys: Sequence[str],
+    update_condition: str | None,
+    null_safe: bool,
+    update_columns: Sequence[str] | None,
+) -> None:
+    """The same MERGE as SQL `MERGE INTO` from a uniquely named temp view: Spark Connect has no `DeltaTable` API."""
+    view = f"ctc_merge_{uuid.uuid4().hex}"
+    rows.createOrReplaceTempView(view)
+    op = "<=>" if null_safe else "="
+    on = " AND ".join(f"t.`{k}` {op} s.`{k}`" for k in keys)
+    when = f" AND ({update_condition})" if update_condition else ""
+    if update_columns is None:
+        update = "UPDATE SET *"
+    else:
+        update = "UPDATE SET " + ", ".join(f"t.`{c}` = s.`{c}`" for c in update_columns)
+    try:
+        spark.sql(
+            f"MERGE INTO {location.name(table)} t USING `{view}` s ON {on} "
+            f"WHEN MATCHED{when} THEN {update} WHEN NOT MATCHED THEN INSERT *"
         )
-        target.delete(condition)
-
-    _retry_conflicts(_delete, f"delete from {table}")
+    finally:
+        spark.catalog.dropTempView(view)
 
 
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
@@ -177,29 +217,27 @@ def conflict_backoff(attempt: int, *, base: float = _BACKOFF_SECONDS, cap: float
     return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
 
 
-def _conflicts() -> tuple[type[BaseException], ...]:
-    from delta.exceptions import (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        MetadataChangedException,
-        ProtocolChangedException,
-    )
-
-    return (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        MetadataChangedException,
-        ProtocolChangedException,
-    )
+_CONFLICT_NAMES = (
+    "ConcurrentAppendException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+    "DELTA_CONCURRENT_",  # the error classes Spark Connect reports them under
+    "DELTA_METADATA_CHANGED",
+    "DELTA_PROTOCOL_CHANGED",
+)
 
 
-def _retry_conflicts(action: Callable[[], None], what: str) -> None:
+def is_conflict(exc: BaseException) -> bool:
+    """Whether `exc` is Delta's concurrent-commit conflict, as classic PySpark or Spark Connect raises it."""
+    text = f"{type(exc).__name__} {getattr(exc, 'getErrorClass', lambda: '')() or ''} {str(exc)[:2000]}"
+    return any(name in text for name in _CONFLICT_NAMES)
+
+
+def _retry_conflicts(action: Callable[[], object], what: str) -> None:
     """Run an idempotent write, retrying Delta's concurrent-commit conflicts with backoff.
 
     The one place Delta's conflict exceptions become ours.
@@ -207,12 +245,13 @@ def _retry_conflicts(action: Callable[[], None], what: str) -> None:
     Raises:
         LedgerError: the write still conflicted after every attempt.
     """
-    conflicts = _conflicts()
     for attempt in range(1, _MERGE_ATTEMPTS + 1):
         try:
             action()
             return
-        except conflicts as exc:
+        except Exception as exc:
+            if not is_conflict(exc):
+                raise
             if attempt == _MERGE_ATTEMPTS:
                 raise LedgerError(
                     f"{what}: another writer kept committing to the same Delta table "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,10 @@ import pytest
 
 from ctc_spark.config import SparkSettings
 from ctc_spark.local.azurite import AzuriteProcess
+
+# The Spark Connect tier needs its own process (a live Connect session changes getOrCreate process-wide):
+# `make test` runs `pytest tests/integration/connect` separately, with SPARK_TESTING=1.
+collect_ignore = [] if os.environ.get("SPARK_TESTING") else ["connect"]
 
 
 @pytest.fixture(scope="session")

@@ -118,16 +118,18 @@ class LedgerService:
         return f"http://{self.host}:{port}"
 
     # -- lifecycle ----------------------------------------------------------------------------------
-    def start(self) -> LedgerService:
-        server = ThreadingHTTPServer((self.bind, 0), _Handler)
-        server.daemon_threads = True
-        server.ledger = self  # type: ignore[attr-defined]
-        self._server = server
+    def start(self, *, serve: bool = True) -> LedgerService:
+        """Start the writers and, unless `serve` is false (the driver engine calls `handle` itself), the endpoint."""
         self._threads = [
-            threading.Thread(target=server.serve_forever, name="ctc-ledger-http", daemon=True),
             threading.Thread(target=self._guard(self._jobs_loop), name="ctc-ledger-jobs", daemon=True),
             threading.Thread(target=self._guard(self._results_loop), name="ctc-ledger-results", daemon=True),
         ]
+        if serve:
+            server = ThreadingHTTPServer((self.bind, 0), _Handler)
+            server.daemon_threads = True
+            server.ledger = self  # type: ignore[attr-defined]
+            self._server = server
+            self._threads.append(threading.Thread(target=server.serve_forever, name="ctc-ledger-http", daemon=True))
         for t in self._threads:
             t.start()
         return self
@@ -146,7 +148,7 @@ class LedgerService:
             self._stopping = True
             self._jobs_cond.notify_all()
             self._results_cond.notify_all()
-        self._threads[2].join()
+        self._threads[1].join()
         self._raise_failure()
 
     def join(self) -> None:
@@ -155,7 +157,7 @@ class LedgerService:
         Raises:
             LedgerError: as for `close`.
         """
-        self._threads[1].join()
+        self._threads[0].join()
         self._raise_failure()
 
     def _raise_failure(self) -> None:

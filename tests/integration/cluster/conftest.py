@@ -165,11 +165,13 @@ def write_corpus(path: Path, n: int, seed: int) -> Path:
     return path
 
 
-def write_config(path: Path, endpoint: str, *, calls_per_minute: int, wave_jobs: int = 16, tasks: int = 3) -> Path:
+def write_config(
+    path: Path, endpoint: str, *, calls_per_minute: int, max_uncommitted_jobs: int = 16, tasks: int = 3
+) -> Path:
     """A settings file whose `[spark] master` and `[spark.conf]` the launcher's flags must beat."""
     path.write_text(
         f'[service]\nendpoint = "{endpoint}"\ncalls_per_minute = {calls_per_minute}\n'
-        f"[batch]\nwave_jobs = {wave_jobs}\ntasks = {tasks}\n"
+        f"[engine]\nmax_uncommitted_jobs = {max_uncommitted_jobs}\ntasks = {tasks}\n"
         '[spark]\nmaster = "local[2]"\napp_name = "from-config"\n'
         '[spark.conf]\n"spark.executor.memory" = "4g"\n"spark.sql.shuffle.partitions" = "4"\n'
         '"spark.log.level" = "WARN"\n'

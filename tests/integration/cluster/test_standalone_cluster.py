@@ -106,7 +106,7 @@ def _committed_versions(tables: Path) -> int:
 
 def test_a_lost_executor_costs_a_task_retry_not_the_run(cluster: Cluster, deployed, spark, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", DOCS, seed=32)
-    config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500, wave_jobs=16)
+    config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500, max_uncommitted_jobs=16)
     tables = tmp_path / "tables"
     log = tmp_path / "run.log"
     before = deployed.stats()["submits"]
@@ -130,7 +130,7 @@ def test_a_lost_executor_costs_a_task_retry_not_the_run(cluster: Cluster, deploy
     print(
         f"\nexecutor loss: {submits} submits for {batches} batches ({submits - batches} extra; killed at {killed_at})"
     )
-    # At most `wave_jobs` submitted jobs are uncommitted at any time: only those may be paid for twice.
+    # At most `max_uncommitted_jobs` submitted jobs are uncommitted at any time: only those may be paid for twice.
     assert batches <= submits <= batches + 16, f"{submits} submits for {batches} batches"
 
 

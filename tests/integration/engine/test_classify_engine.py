@@ -46,6 +46,18 @@ def deployed(make_emulator):
     return emulator
 
 
+def _child_env(spark, **extra: str) -> dict[str, str]:
+    """The environment of a `classify` subprocess: a Spark Connect session's tier runs it under SPARK_REMOTE too."""
+    from ctc_spark.io.connect import is_connect
+
+    # pyspark marks this process as a Connect client; the child starts its own local server.
+    skip = {"SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE", "SPARK_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k not in skip} | extra
+    if is_connect(spark):
+        env["SPARK_REMOTE"] = "local[2]"
+    return env
+
+
 def _results(spark, tables: str, project: str):
     return read_table(spark, TableLocation.parse(tables), RESULTS).filter(f"project_name = '{project}'")
 
@@ -214,7 +226,7 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
         '[spark]\nmaster = "local[2]"\n[spark.conf]\n"spark.ui.enabled" = "false"\n'
         '"spark.sql.shuffle.partitions" = "2"\n'
     )
-    env = {**os.environ, "AZURE_LANGUAGE_KEY": server.key, "PYSPARK_PYTHON": sys.executable}
+    env = _child_env(spark, AZURE_LANGUAGE_KEY=server.key, PYSPARK_PYTHON=sys.executable)
     cmd = [
         sys.executable,
         str(REPO / "jobs" / "classify.py"),

@@ -1,0 +1,96 @@
+"""Spark Connect: telling a Connect session from a classic one, guarded conf reads, and a local Connect session.
+
+Under Spark Connect (Databricks serverless and standard access mode, `SPARK_REMOTE`) there is no
+`sparkContext`, RDD or JVM handle, and on serverless `spark.conf.get(key, default)` may raise
+`CONFIG_NOT_AVAILABLE` instead of returning the default. Code that must run there asks `is_connect` first and
+reads settings with `conf_get`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["conf_get", "connect_session", "is_connect", "remote_url"]
+
+log = logging.getLogger(__name__)
+
+
+def is_connect(spark: Any) -> bool:
+    """True for a Spark Connect session (local, Databricks serverless or standard access mode)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def conf_get(spark: Any, key: str, default: str | None = None) -> str | None:
+    """`spark.conf.get(key, default)`, returning `default` where Connect refuses to read the key."""
+    try:
+        value = spark.conf.get(key, default)
+    except Exception as exc:  # CONFIG_NOT_AVAILABLE on serverless, SparkConnectGrpcException for unknown keys
+        log.debug("spark conf %s is not readable here (%s); using %r", key, type(exc).__name__, default)
+        return default
+    return None if value is None else str(value)
+
+
+def remote_url(configured: str, conf: Sequence[tuple[str, str]] = (), env: Mapping[str, str] | None = None) -> str:
+    """The Spark Connect URL to use, or "": `SPARK_REMOTE`, then a `spark.remote` conf pair, then `[spark] remote`."""
+    env = os.environ if env is None else env
+    from_conf = next((v for k, v in conf if k == "spark.remote"), "")
+    return (env.get("SPARK_REMOTE") or from_conf or configured or "").strip()
+
+
+def connect_session(
+    url: str,
+    *,
+    app_name: str,
+    conf: Sequence[tuple[str, str]],
+    jars: Sequence[Path],
+    testing: bool = False,
+) -> SparkSession:
+    """A Spark Connect session to `url`; `local[N]` starts a Connect server in this process with Delta in it.
+
+    For `sc://...` the server is configured already (Delta included); only the app name is sent. For a local
+    server the Delta jars and extension go into the server's configuration, as for a classic session.
+    """
+    from pyspark.sql import SparkSession
+
+    builder: Any = SparkSession.builder.remote(url).appName(app_name)
+    if url.startswith("local"):
+        # The local server's Python workers take PYSPARK_PYTHON, not spark.pyspark.python: this interpreter.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        server: dict[str, str] = {
+            "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+            "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+            "spark.databricks.delta.snapshotPartitions": "4",
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            # The server's Python workers use this interpreter (it has pyarrow and ctc_spark).
+            "spark.pyspark.python": sys.executable,
+        }
+        if jars:
+            server["spark.jars"] = ",".join(str(p) for p in jars)
+        else:
+            log.warning("Delta jars not found under .jars/ (run `make setup`); resolving them with Ivy instead")
+            from ctc_spark.io.session import DELTA_VERSION
+
+            server["spark.jars.packages"] = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
+        if testing:
+            server.update(
+                {
+                    "spark.ui.enabled": "false",
+                    "spark.ui.showConsoleProgress": "false",
+                    "spark.sql.shuffle.partitions": "2",
+                    "spark.default.parallelism": "2",
+                    "spark.databricks.delta.snapshotPartitions": "2",
+                }
+            )
+        server.update({k: v for k, v in conf if k != "spark.remote"})
+        for key, value in server.items():
+            builder = builder.config(key, value)
+    session: SparkSession = builder.getOrCreate()
+    return session
