@@ -14,6 +14,7 @@ CTCError
 ├── JobFailedError                   a long-running operation ended failed or cancelled
 ├── DeadlineExceededError            waiting for an operation ran past its deadline
 ├── LedgerError                      the driver's ledger could not commit, or refused an executor
+├── BudgetExceededError              a run's plan bills more text records than `--max-text-records` allows
 └── ReconciliationError              a run's document counts do not add up
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "BudgetExceededError",
     "CTCError",
     "ConfigError",
     "ConflictError",
@@ -162,6 +164,15 @@ class LedgerError(CTCError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class BudgetExceededError(CTCError):
+    """A run's plan would bill more text records than the cap allows; nothing was sent."""
+
+    def __init__(self, message: str, *, planned: int | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.planned = planned
+        self.limit = limit
 
 
 class ReconciliationError(CTCError):
