@@ -108,7 +108,7 @@ def test_dry_run_counts_equal_the_real_run_and_the_cap_refuses_without_a_call(sp
     deploy_model(client, "inc", "m1", "dry", poll_interval=0.1)
     docs = _corpus(spark, 400, seed=64)
     invalid = spark.createDataFrame(
-        [("bad-empty", "  "), ("bad-null", None), ("bad-big", "x" * 6000)], "id string, text string"
+        [("bad-empty", "  "), ("bad-null", None), ("bad-big", "x" * 130_000)], "id string, text string"
     )
     df = docs.unionByName(invalid)
     fresh = tmp_path / "fresh"
@@ -190,3 +190,29 @@ def test_tables_of_an_older_version_gain_the_new_columns(spark, models, tmp_path
     assert (run.model_label, run.model_id, run.skip_by) == ("m1", model_ids["m1"], "text+model")
     again = _run(df, tables, settings, "again", deployment="legacy")
     assert (again.skipped_docs, again.submits) == (30, 0)
+
+
+def test_the_cli_prints_the_plan_and_refuses_over_the_cap(
+    spark, models, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctc_spark.cli import main
+
+    server, _, client, _ = models
+    deploy_model(client, "inc", "m2", "cli", poll_interval=0.1)
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[service]\nendpoint = "{server.endpoint}"\n')
+    monkeypatch.setenv("AZURE_LANGUAGE_KEY", server.key)
+    corpus = tmp_path / "corpus"
+    _corpus(spark, 60, seed=66).write.json(str(corpus))
+    tables = tmp_path / "tables"
+    args = ["--config", str(config), "classify", "--project", "inc", "--deployment", "cli", "--kind", "single"]
+    args += ["--input", str(corpus), "--tables", str(tables)]
+    before = server.stats()
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: 60 documents: 60 to send, 0 to skip, 0 invalid" in out and "text records billed" in out
+    assert "nothing was sent or written (model m2)" in out and not tables.exists()
+    assert main([*args, "--max-text-records", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "more than --max-text-records 1; nothing was sent" in err
+    assert server.stats()["submits"] == before["submits"]
