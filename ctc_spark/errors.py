@@ -15,6 +15,7 @@ CTCError
 ├── DeadlineExceededError            waiting for an operation ran past its deadline
 ├── LedgerError                      the driver's ledger could not commit, or refused an executor
 ├── RunInProgressError               another run holds the lease on these tables, project and deployment
+├── BudgetExceededError              a run's plan bills more text records than `--max-text-records` allows
 └── ReconciliationError              a run's document counts do not add up
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "BudgetExceededError",
     "CTCError",
     "ConfigError",
     "ConflictError",
@@ -173,6 +175,15 @@ class RunInProgressError(CTCError):
         super().__init__(message)
         self.run_id = run_id
         self.started_at = started_at
+
+
+class BudgetExceededError(CTCError):
+    """A run's plan would bill more text records than the cap allows; nothing was sent."""
+
+    def __init__(self, message: str, *, planned: int | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.planned = planned
+        self.limit = limit
 
 
 class ReconciliationError(CTCError):

@@ -41,6 +41,25 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
         help="who calls the service: executors (Spark tasks), driver (the driver process; Spark Connect), or "
         "auto: driver for Spark Connect sessions, else executors (default: [engine] engine, auto)",
     )
+    parser.add_argument(
+        "--skip-by",
+        choices=("text+model", "text"),
+        default="text+model",
+        help="skip documents whose result row has the same text and was written by the deployment's current "
+        "model (text+model, the default), or the same text whatever the model (text)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan only: print the documents to send and skip, requests, text records, calls and duration; "
+        "no analyze call, nothing written",
+    )
+    parser.add_argument(
+        "--max-text-records",
+        type=int,
+        metavar="N",
+        help="refuse the run, before any analyze call, when its plan bills more than N text records",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -82,13 +101,19 @@ def run_classify(args: argparse.Namespace) -> int:
         source=args.input,
         wait=args.wait,
         progress=lambda msg: print(msg, flush=True),
+        skip_by=args.skip_by,
+        dry_run=args.dry_run,
+        max_text_records=args.max_text_records,
     )
+    if summary.dry_run:
+        print(f"dry run {summary.run_id}: nothing was sent or written (model {summary.model_label})", flush=True)
+        return 0
     print(
         f"run {summary.run_id}: {summary.input_docs} input = {summary.skipped_docs} skipped + "
         f"{summary.succeeded_docs} succeeded + {summary.errored_docs} errored; {summary.submits} submits, "
         f"{summary.polls} polls, {summary.throttled} throttled, {summary.text_records} text records, "
         f"{summary.duration_seconds:.1f}s (planning {summary.planning_seconds:.1f}s, "
-        f"classifying {summary.service_seconds:.1f}s)",
+        f"classifying {summary.service_seconds:.1f}s); model {summary.model_label}",
         flush=True,
     )
     return 0
@@ -116,7 +141,8 @@ def run_runs(args: argparse.Namespace) -> int:
         "submits",
         "polls",
         "throttled",
+        "model_label",
     ]
     runs = read_table(spark, TableLocation.parse(args.tables), RUNS).orderBy("started_at", ascending=False)
-    runs.select(*cols).show(args.limit, truncate=False)
+    runs.select(*(c for c in cols if c in runs.columns)).show(args.limit, truncate=False)
     return 0

@@ -26,17 +26,28 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark.config import Settings
 from ctc_spark.engine.driver import drive_batches, driver_plan, select_engine
+from ctc_spark.engine.estimate import Plan, check_budget
 from ctc_spark.engine.executor import OUTPUT_SCHEMA, ExecutorPlan, stream_partition, window_size
 from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
 from ctc_spark.engine.ledger.server import LedgerService, RunTarget
+from ctc_spark.engine.model import (
+    DeploymentModel,
+    SkipBy,
+    check_skip_by,
+    done_rows,
+    read_deployment_model,
+    runs_of_model,
+)
 from ctc_spark.engine.plan_store import frozen_plan
 from ctc_spark.engine.planning import BATCH_SCHEMA, check_unique_ids, normalise_input, pack_frame, with_prevalidation
+from ctc_spark.engine.preview import plan_from_actions
 from ctc_spark.engine.throttle import task_share
 from ctc_spark.errors import ConfigError, CTCError, InputError, ReconciliationError
 from ctc_spark.io.connect import conf_get, is_connect
-from ctc_spark.io.tables import TableLocation, merge_rows, read_table
+from ctc_spark.io.evolution import add_missing_columns
+from ctc_spark.io.tables import TableLocation, merge_rows, read_table, table_exists
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -72,6 +83,12 @@ class RunSummary:
     planning_seconds: float = 0.0  # run start to the first analyze call
     service_seconds: float = 0.0  # first analyze call to last results commit: the quota-bound phase
     errors_by_code: dict[str, int] = field(default_factory=dict)
+    model_label: str | None = None  # the deployment's model, written on every result row
+    model_id: str | None = None
+    skip_by: str = "text+model"
+    dry_run: bool = False
+    plan: Plan | None = None  # set by a dry run, or when `max_text_records` is set
+    step_seconds: dict[str, float] = field(default_factory=dict)  # tables, model, planning, first_call, ...
 
 
 @dataclass
@@ -87,6 +104,10 @@ class _Run:
     client_factory: Callable[..., Any] | None = None
     engine: str = "executors"  # or "driver": who calls the service (`engine/driver.py`)
     pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
+    skip_by: SkipBy = "text+model"
+    dry_run: bool = False
+    max_text_records: int | None = None
+    model: DeploymentModel = field(default_factory=DeploymentModel)
     started: float = field(default_factory=time.monotonic)
     started_epoch: float = field(default_factory=time.time)
 
@@ -107,6 +128,9 @@ def run_classification(
     progress: Callable[[str], None] | None = None,
     client_factory: Callable[..., Any] | None = None,
     wait: bool = False,
+    skip_by: str = "text+model",
+    dry_run: bool = False,
+    max_text_records: int | None = None,
 ) -> RunSummary:
     """Classify every document in `df` into the tables at `tables`; returns the reconciled run summary.
 
@@ -128,6 +152,10 @@ def run_classification(
         progress: receives the progress lines (default: the log).
         client_factory: replaces the real service client on executors (see `ExecutorPlan`); tests only.
         wait: wait for another run's lease on the same tables, project and deployment instead of refusing.
+        skip_by: the skip key: "text+model" (the deployment's current model) or "text" (`engine/model.py`).
+        dry_run: plan without an analyze call and write nothing; the summary's `plan` says what the run
+            would send and bill.
+        max_text_records: refuse a run whose plan bills more text records than this.
 
     Returns:
         The `RunSummary`: counts, calls, text records and timings.
@@ -136,6 +164,7 @@ def run_classification(
         RunInProgressError: another run holds the lease and `wait` is false.
         InputError: a column is missing, or ids are null or duplicated.
         ReconciliationError: some input document has no terminal row at the end.
+        BudgetExceededError: the plan bills more than `max_text_records`; nothing was sent.
         CTCError: the service refused the credentials or the project/deployment.
     """
     location = tables if isinstance(tables, TableLocation) else TableLocation.parse(tables)
@@ -150,25 +179,38 @@ def run_classification(
         RunSummary(run_id or _new_run_id()),
         progress or (lambda msg: log.info("%s", msg)),
         client_factory,
-        select_engine(settings.engine.engine, spark),
+        engine=select_engine(settings.engine.engine, spark),
+        skip_by=check_skip_by(skip_by),
+        dry_run=dry_run,
+        max_text_records=max_text_records,
     )
-    ledger.ensure_engine_tables(spark, location)
-    log.info("tables ready at %s in %.1fs", location, time.monotonic() - run.started)
-    lease = RunLease(spark, location, project, deployment, run.summary.run_id)  # type: ignore[arg-type]
-    lease.acquire(wait=wait, progress=run.progress)
+    run.summary.skip_by, run.summary.dry_run = run.skip_by, dry_run
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ctc-runs")
     try:
-        return _run_leased(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+        _open(run, pool)
+        if dry_run:  # reads only: no lease, no runs row
+            _execute(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+            run.summary.duration_seconds = time.monotonic() - run.started
+            return run.summary
+        lease = RunLease(spark, location, project, deployment, run.summary.run_id)  # type: ignore[arg-type]
+        lease.acquire(wait=wait, progress=run.progress)
+        try:
+            return _run_leased(run, pool, df, force=force, id_col=id_col, text_col=text_col, source=source)
+        finally:
+            lease.release()
     finally:
-        lease.release()
+        pool.shutdown(wait=False)
 
 
-def _run_leased(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> RunSummary:
+def _run_leased(
+    run: _Run, pool: ThreadPoolExecutor, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str
+) -> RunSummary:
     """The run under its lease: a `runs` row opened, the classification, the row closed as it ended."""
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
-    pool = ThreadPoolExecutor(1, thread_name_prefix="ctc-runs")
     opened = pool.submit(_record_run, run, "running")
     try:
         service = _execute(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+        assert service is not None
         opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
         recorded = pool.submit(_record_run, run, "succeeded")  # while the ledger commits the last job states
@@ -180,8 +222,6 @@ def _run_leased(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col:
         run.summary.duration_seconds = time.monotonic() - run.started
         _record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    finally:
-        pool.shutdown(wait=False)
     return run.summary
 
 
@@ -198,6 +238,8 @@ def classify(
     force: bool = False,
     run_id: str | None = None,
     result_col: str = "ctc",
+    skip_by: str = "text+model",
+    max_text_records: int | None = None,
 ) -> DataFrame:
     """Run the classification and return the input with its result row in one struct column.
 
@@ -213,6 +255,8 @@ def classify(
         force: classify again documents already classified with the same text.
         run_id: name this run (default: a timestamp and a random suffix).
         result_col: the struct column that holds each document's `results` row (null when it has none).
+        skip_by: the skip key, as for `run_classification`.
+        max_text_records: refuse a run whose plan bills more text records than this.
 
     Returns:
         `df` with one more column, `result_col`: `doc_id`, `category`/`classes`, `confidence`, `error_code`, ...
@@ -221,6 +265,7 @@ def classify(
         InputError: `df` already has a column named `result_col` (or a column is missing, or ids are null or
             duplicated).
         ReconciliationError: some input document has no terminal row at the end.
+        BudgetExceededError: the plan bills more than `max_text_records`; nothing was sent.
         CTCError: the service refused the credentials or the project/deployment.
     """
     if result_col.lower() in {c.lower() for c in df.columns}:
@@ -240,6 +285,8 @@ def classify(
         id_col=id_col,
         text_col=text_col,
         run_id=run_id,
+        skip_by=skip_by,
+        max_text_records=max_text_records,
     )
     from pyspark.sql import functions as F
 
@@ -248,6 +295,43 @@ def classify(
     keyed = df.withColumn("__ctc_key", F.col(id_col).cast("string"))
     joined = keyed.join(packed, keyed["__ctc_key"] == packed["__ctc_doc_id"], "left")
     return joined.drop("__ctc_key", "__ctc_doc_id")
+
+
+def _open(run: _Run, pool: ThreadPoolExecutor) -> None:
+    """Read the deployment's model (in `pool`) while the tables are created and evolved (not in a dry run)."""
+    s = run.summary
+    model = pool.submit(
+        _timed,
+        run,
+        "model",
+        read_deployment_model,
+        run.settings.service,
+        run.project,
+        run.deployment,
+        skip_by=run.skip_by,
+    )
+    if not run.dry_run:
+        _timed(run, "tables", _ensure_tables, run)
+        log.info("tables ready at %s in %.1fs", run.tables, time.monotonic() - run.started)
+    run.model = model.result()
+    s.model_label, s.model_id = run.model.label, run.model.model_id
+
+
+def _ensure_tables(run: _Run) -> None:
+    """Create the engine's tables, and add the columns this version writes to tables an older one created."""
+    ledger.ensure_engine_tables(run.spark, run.tables)  # type: ignore[arg-type]
+    for name, schema in ((ledger.RESULTS, ledger.RESULTS_SCHEMA), (ledger.RUNS, ledger.RUNS_SCHEMA)):
+        add_missing_columns(run.spark, run.tables, name, schema)  # type: ignore[arg-type]
+
+
+def _timed(run: _Run, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)`, adding its wall-clock seconds to the summary's `step_seconds[step]`."""
+    t0 = time.monotonic()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        steps = run.summary.step_seconds
+        steps[step] = round(steps.get(step, 0.0) + time.monotonic() - t0, 3)
 
 
 def _new_run_id() -> str:
@@ -279,8 +363,11 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
 
 
-def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> LedgerService:
-    """Plan, stream and reconcile; returns the ledger service, whose last job states may still be committing."""
+def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> LedgerService | None:
+    """Plan, stream and reconcile; returns the ledger service, whose last job states may still be committing.
+
+    A dry run returns None once the plan is counted.
+    """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -315,12 +402,17 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
             f"run {s.run_id}: {s.input_docs} documents, {s.skipped_docs} already done, {invalid} invalid, "
             f"{len(resumed)} open jobs to resume"
         )
+        if run.dry_run or run.max_text_records is not None:
+            _preview(run, valid, resumed, todo=todo, invalid=invalid)
+        s.step_seconds["planning"] = round(time.monotonic() - t0, 3)
+        if run.dry_run:
+            return None
         errors = pending.filter(F.col("error_code").isNotNull()).select(
             "doc_id", "text_sha256", "error_code", "error_message"
         )
         service = _stream(run, valid, resumed, errors if invalid else None, total=todo, sent=todo - invalid)
         t1 = time.monotonic()
-        _finish(run, docs)  # while the ledger commits the last job states
+        _timed(run, "reconciliation", _finish, run, docs)  # while the ledger commits the last job states
         log.info("reconciled run %s in %.1fs", s.run_id, time.monotonic() - t1)
         return service
     except BaseException:
@@ -334,6 +426,33 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
             docs.unpersist()
 
 
+def _preview(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, todo: int, invalid: int) -> None:
+    """Count the plan (one Spark job), report it, and refuse it when it bills more than the cap."""
+    s = run.summary
+    s.plan = plan_from_actions(
+        _actions(run, valid, resumed),
+        input_docs=s.input_docs,
+        skipped_docs=s.input_docs - todo,
+        invalid_docs=invalid,
+        calls_per_minute=sum(r.calls_per_minute for r in run.settings.service.resources),
+    )
+    run.progress(s.plan.describe())
+    check_budget(s.plan, run.max_text_records)
+
+
+def _table(run: _Run, name: str) -> DataFrame:
+    """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
+    spark: Any = run.spark
+    if run.dry_run and not table_exists(spark, run.tables, name):
+        schemas = {
+            ledger.JOBS: ledger.JOBS_SCHEMA,
+            ledger.RESULTS: ledger.RESULTS_SCHEMA,
+            ledger.RUNS: ledger.RUNS_SCHEMA,
+        }
+        return spark.createDataFrame([], schemas[name])  # type: ignore[no-any-return]
+    return read_table(spark, run.tables, name)
+
+
 def _deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
     """The `results` rows of one project and deployment."""
     from pyspark.sql import functions as F
@@ -343,7 +462,12 @@ def _deployment_results(spark: Any, location: TableLocation, project: str, deplo
 
 
 def _done(run: _Run) -> DataFrame:
-    return _deployment_results(run.spark, run.tables, run.project, run.deployment).select("doc_id", "text_sha256")
+    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone."""
+    from pyspark.sql import functions as F
+
+    results = _table(run, ledger.RESULTS)
+    mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
+    return done_rows(mine, run.model, run.skip_by).select("doc_id", "text_sha256")
 
 
 def _open_candidates(run: _Run) -> DataFrame:
@@ -351,11 +475,13 @@ def _open_candidates(run: _Run) -> DataFrame:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    jobs = read_table(run.spark, run.tables, ledger.JOBS).filter(  # type: ignore[arg-type]
+    jobs = _table(run, ledger.JOBS).filter(
         (F.col("project_name") == run.project)
         & (F.col("deployment_name") == run.deployment)
         & F.col("job_id").isNotNull()
     )
+    # A job submitted under another model would bring that model's answers: resubmit its batch instead.
+    jobs = runs_of_model(jobs, _table(run, ledger.RUNS), run.model, run.skip_by)
     latest = Window.partitionBy("batch_id").orderBy(
         F.col("attempts").desc_nulls_last(), F.col("submitted_at").desc_nulls_last()
     )
@@ -478,7 +604,9 @@ def _stream(
     """
     s = run.summary
     svc = run.settings.service
-    target = RunTarget(s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version)
+    target = RunTarget(
+        s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version, run.model.label, run.model.model_id
+    )
     on_driver = run.engine == "driver"
     if on_driver:
         tasks = 1 if sent else 0  # the driver process is the one streaming "task"
@@ -561,6 +689,8 @@ def _stream(
     if firsts and service.results_committed_at:
         s.service_seconds = max(0.0, service.results_committed_at - min(firsts))
         s.planning_seconds = max(0.0, min(firsts) - run.started_epoch)
+        s.step_seconds["first_call"] = round(max(0.0, min(firsts) - launched), 3)
+        s.step_seconds["streaming"] = round(s.service_seconds, 3)
         log.info("first analyze call %.1fs after the streaming stage was launched", min(firsts) - launched)
     _report(run, service, total, None, started=min(firsts) if firsts else time.time())
     return service
@@ -658,6 +788,8 @@ def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
             for r in run.settings.service.resources
         ],
         "runtime_api_version": run.settings.service.runtime_api_version,
+        "skip_by": run.skip_by,
+        "max_text_records": run.max_text_records,
     }
     started = datetime.fromtimestamp(time.time() - (time.monotonic() - run.started), timezone.utc)
     row = (
@@ -681,6 +813,11 @@ def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
         s.resubmitted_batches,
         s.text_records,
         error,
+        run.model.label,
+        run.model.model_id,
+        run.model.deployed_at,
+        run.skip_by,
+        dict(s.step_seconds),
     )
     frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)  # type: ignore[attr-defined]
-    merge_rows(run.spark, run.tables, ledger.RUNS, frame, ["run_id"])  # type: ignore[arg-type]
+    _timed(run, "recording", merge_rows, run.spark, run.tables, ledger.RUNS, frame, ["run_id"])

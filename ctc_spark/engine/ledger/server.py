@@ -51,6 +51,8 @@ class RunTarget:
     deployment: str
     kind: str
     api_version: str
+    model_label: str | None = None
+    model_id: str | None = None
 
 
 @dataclass
@@ -397,6 +399,8 @@ def merge_results(spark: SparkSession, tables: TableLocation, rows: DataFrame, t
         F.lit(target.run_id).alias("run_id"),
         F.col("text_sha256"),
         F.current_timestamp().alias("classified_at"),
+        F.lit(target.model_label).cast("string").alias("model_label"),
+        F.lit(target.model_id).cast("string").alias("model_id"),
     )
     merge_rows(spark, tables, ledger.RESULTS, full, ["doc_id", "project_name", "deployment_name"])
 

@@ -17,6 +17,7 @@ from pyspark.sql.types import (
     DoubleType,
     IntegerType,
     LongType,
+    MapType,
     StringType,
     StructField,
     StructType,
@@ -101,6 +102,8 @@ RESULTS_SCHEMA = StructType(
         StructField("run_id", StringType()),
         StructField("text_sha256", StringType()),
         StructField("classified_at", TimestampType()),
+        StructField("model_label", StringType()),  # the deployment's model when the row was written
+        StructField("model_id", StringType()),
     ]
 )
 
@@ -126,6 +129,11 @@ RUNS_SCHEMA = StructType(
         StructField("resubmitted_batches", LongType()),
         StructField("text_records", LongType()),
         StructField("error", StringType()),
+        StructField("model_label", StringType()),
+        StructField("model_id", StringType()),
+        StructField("model_deployed_at", TimestampType()),
+        StructField("skip_by", StringType()),
+        StructField("step_seconds", MapType(StringType(), DoubleType())),  # tables, planning, first_call, ...
     ]
 )
 

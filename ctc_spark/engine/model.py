@@ -1,0 +1,168 @@
+"""The deployment's model, read from the authoring API at the start of a run, and the skip key built on it.
+
+By default (`skip_by="text+model"`) a document is skipped when `results` holds a row for the same project,
+deployment, text (hash) and model: after the deployment is switched to another model, a re-run classifies
+everything again. `skip_by="text"` skips by text alone, whatever model wrote the row (the old behaviour).
+
+When the authoring read is refused (401/403, e.g. a key with prediction rights only): under `text+model`
+the run stops before any analyze call, because it cannot know which rows are stale; under `text` it goes on
+and its rows carry no model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from ctc_spark.config import ServiceSettings
+from ctc_spark.errors import AuthenticationError, ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+    from pyspark.sql import DataFrame
+
+__all__ = [
+    "SKIP_BY",
+    "DeploymentModel",
+    "SkipBy",
+    "check_skip_by",
+    "done_rows",
+    "read_deployment_model",
+    "runs_of_model",
+]
+
+log = logging.getLogger(__name__)
+
+SkipBy = Literal["text+model", "text"]
+SKIP_BY: tuple[SkipBy, ...] = ("text+model", "text")
+
+
+@dataclass(frozen=True)
+class DeploymentModel:
+    """The model a deployment serves; all None when it could not be read (`skip_by="text"` only)."""
+
+    label: str | None = None
+    model_id: str | None = None
+    deployed_at: datetime | None = None
+
+    @classmethod
+    def from_deployment(cls, body: Mapping[str, Any]) -> DeploymentModel:
+        """From a GET deployment answer (`trainedModelLabel`, `modelId`, `lastDeployedDateTime`)."""
+        label, model_id = body.get("trainedModelLabel"), body.get("modelId")
+        return cls(
+            str(label) if label else None,
+            str(model_id) if model_id else None,
+            _timestamp(body.get("lastDeployedDateTime")),
+        )
+
+    @property
+    def known(self) -> bool:
+        return self.label is not None or self.model_id is not None
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.model_id})" if self.known else "an unknown model"
+
+
+def check_skip_by(value: str) -> SkipBy:
+    """The value if it is a known skip key.
+
+    Raises:
+        ConfigError: anything else; names the value and the choices.
+    """
+    for known in SKIP_BY:
+        if value == known:
+            return known
+    raise ConfigError(f"unknown skip key {value!r}; use one of {', '.join(SKIP_BY)}", key="--skip-by")
+
+
+def read_deployment_model(
+    service: ServiceSettings,
+    project: str,
+    deployment: str,
+    *,
+    skip_by: SkipBy = "text+model",
+    transport: httpx.BaseTransport | None = None,
+) -> DeploymentModel:
+    """The model behind `project`/`deployment` on the first resource.
+
+    The deployment GET names the `modelId`; its label comes from the project's models list (the deployment
+    answer of the GA api-versions has no `trainedModelLabel`). A label that cannot be resolved stays None.
+
+    Raises:
+        AuthenticationError: the read was refused under `skip_by="text+model"`; says how to go on.
+        NotFoundError: the project or deployment does not exist.
+    """
+    from ctc_spark.service.authoring import AuthoringClient
+
+    try:
+        with AuthoringClient(service.primary, service, transport=transport) as client:
+            body = client.get_deployment(project, deployment)
+            if not body.get("trainedModelLabel") and body.get("modelId"):
+                body = {**body, "trainedModelLabel": _label_of(client, project, str(body["modelId"]))}
+    except AuthenticationError as exc:
+        if skip_by == "text":
+            log.warning(
+                "could not read the model of %s/%s (%s); skipping by text alone, rows carry no model",
+                project,
+                deployment,
+                exc.status,
+            )
+            return DeploymentModel()
+        raise AuthenticationError(
+            f"reading the model of deployment {project}/{deployment} from the authoring API was refused; the "
+            "default skip key (text+model) needs it — grant the credentials authoring read rights, or pass "
+            f"--skip-by text to skip by text alone (rows then carry no model). {exc.detail}",
+            status=exc.status,
+            code=exc.code,
+            request_id=exc.request_id,
+        ) from exc
+    model = DeploymentModel.from_deployment(body)
+    log.info("deployment %s/%s serves %s", project, deployment, model)
+    return model
+
+
+def done_rows(results: DataFrame, model: DeploymentModel, skip_by: SkipBy) -> DataFrame:
+    """The `results` rows that count as done for this run: all of them by text, else those of `model`.
+
+    A model is matched by its `model_id` (a retrained label gets a new id), or by its label without one.
+
+    Rows written before `results` had model columns (or by a run that could not read the model) match no
+    known model, so they are classified again under `text+model`.
+    """
+    from pyspark.sql import functions as F
+
+    if skip_by == "text":
+        return results
+    if "model_id" not in results.columns or not model.known:
+        return results.limit(0)
+    if model.model_id is not None:
+        return results.filter(F.col("model_id") == F.lit(model.model_id))
+    return results.filter(F.col("model_label") == F.lit(model.label))
+
+
+def runs_of_model(rows: DataFrame, runs: DataFrame, model: DeploymentModel, skip_by: SkipBy) -> DataFrame:
+    """The `rows` (with a `run_id`) written by runs of `model`; all of them when skipping by text."""
+    if skip_by == "text":
+        return rows
+    if "model_id" not in runs.columns or not model.known:
+        return rows.limit(0)
+    return rows.join(done_rows(runs, model, skip_by).select("run_id"), "run_id", "left_semi")
+
+
+def _label_of(client: Any, project: str, model_id: str) -> str | None:
+    for model in client.list_models(project):
+        if model.get("modelId") == model_id:
+            return str(model.get("label")) if model.get("label") else None
+    return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
