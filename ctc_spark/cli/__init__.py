@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
 from ctc_spark.errors import CTCError
+from ctc_spark.io.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
@@ -38,10 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import SparkSettings
+from ctc_spark.io.classpath import require_delta_classes
+from ctc_spark.io.logs import log4j2_java_option
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -50,6 +52,8 @@ def get_spark(
     """
     from pyspark.sql import SparkSession
 
+    if not is_databricks():
+        require_delta_classes(DELTA_VERSION)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -73,6 +77,8 @@ def get_spark(
     else:
         log.warning("Delta jars not found under .jars/ (run `make setup`); resolving them with Ivy instead")
         builder = builder.config("spark.jars.packages", f"io.delta:delta-spark_2.13:{DELTA_VERSION}")
+    if log4j2_java_option():
+        builder = builder.config("spark.driver.extraJavaOptions", log4j2_java_option())
     if testing:
         builder = (
             builder.config("spark.ui.enabled", "false")
