@@ -15,7 +15,13 @@ from ctc_spark.errors import ConfigError
 __all__ = ["DELTA_EXTENSION", "delta_hint", "is_delta_missing", "require_delta_classes"]
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
-_DELTA_MARKERS = (DELTA_EXTENSION, "org.apache.spark.sql.delta.", "io.delta.", "io/delta/", "org/apache/spark/sql/delta/")
+_DELTA_MARKERS = (
+    DELTA_EXTENSION,
+    "org.apache.spark.sql.delta.",
+    "io.delta.",
+    "io/delta/",
+    "org/apache/spark/sql/delta/",
+)
 _MISSING_MARKERS = ("ClassNotFoundException", "NoClassDefFoundError", "Cannot find catalog plugin class")
 
 
