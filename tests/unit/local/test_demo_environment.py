@@ -53,3 +53,36 @@ def test_demo_refuses_an_emulator_that_is_not_on_loopback(tmp_path: Path) -> Non
     config.write_text('[service]\nendpoint = "http://127.0.0.1:5391"\nkey = "k"\n')
     with pytest.raises(ConfigError, match="only runs against a local emulator"):
         _local_settings(config, _services("http://10.1.2.3:5391"))
+
+
+@pytest.mark.parametrize(
+    ("azurite_started", "emulator_started", "stopped", "kept"),
+    [
+        (True, True, [["azurite", "emulator"]], None),
+        (False, True, [["emulator"]], "left running: azurite (already running before the demo)"),
+        (True, False, [["azurite"]], "left running: emulator (already running before the demo)"),
+        (False, False, [], "left running: azurite, emulator (already running before the demo)"),
+    ],
+)
+def test_the_demo_stops_only_what_it_started(
+    azurite_started: bool,
+    emulator_started: bool,
+    stopped: list[list[str]],
+    kept: str | None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ctc_spark.local.demo import _stop_started
+
+    services = LocalServices(
+        Path("/tmp/home"),
+        "http://127.0.0.1:5391",
+        "k",
+        "cs",
+        ServiceState("azurite", 1, 10301, True, started=azurite_started),
+        ServiceState("emulator", 2, 5391, True, started=emulator_started),
+    )
+    calls: list[list[str]] = []
+    _stop_started(object(), services, lambda settings, only: calls.append(list(only)))  # type: ignore[arg-type]
+    assert calls == stopped
+    out = capsys.readouterr().out
+    assert (kept in out) if kept else ("left running" not in out)
