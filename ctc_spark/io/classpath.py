@@ -1,8 +1,8 @@
 """Delta Lake's classes on the driver: a spark-submit without `--jars` fails here in one line, not a Java stack.
 
 Under spark-submit the JVM is already running when the session factory builds its session, so the `spark.jars`
-it sets reach the executors but not the driver's class loader: Spark then logs a ClassNotFoundException for
-`io.delta.sql.DeltaSparkSessionExtension`, builds a session without Delta, and the first table fails later.
+it sets reach the executors but not the driver's class loader: Spark then logs a ClassNotFoundException stack
+for `io.delta.sql.DeltaSparkSessionExtension` and builds a session without Delta, whose tables cannot work.
 """
 
 from __future__ import annotations
