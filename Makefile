@@ -7,6 +7,10 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.setup-stamp
 JARS := .jars/delta-spark_2.13-4.0.1.jar .jars/delta-storage-4.0.1.jar
 AZURITE := node_modules/.bin/azurite-blob
+# The 6.x runtime SDK cannot share a venv with 5.4.0: a second venv runs it in tests/integration/emulator.
+SDK6_VENV := .venv-sdk6
+SDK6_STAMP := $(SDK6_VENV)/.setup-stamp
+SDK6_SPEC := azure-ai-textanalytics==6.0.0b3
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -15,14 +19,21 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(STAMP) $(JARS) $(AZURITE) ## Create .venv, install the project, fetch Delta jars and Azurite (idempotent)
+setup: $(STAMP) $(SDK6_STAMP) $(JARS) $(AZURITE) ## Create .venv (and .venv-sdk6), install the project, fetch Delta jars and Azurite (idempotent)
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[emulator,train,dev]'
+	# setuptools reports every editable install with an informational BuildBackendWarning; it says nothing here.
+	PYTHONWARNINGS='ignore:Editable installation' $(PIP) install -q -e '.[emulator,train,dev]'
 	# The authoring SDK declares azure-ai-textanalytics>=6.0.0b1; we test with 5.4.0, so skip its deps.
 	$(PIP) install -q --no-deps 'azure-ai-textanalytics-authoring==1.0.0b1'
+	@touch $@
+
+$(SDK6_STAMP): Makefile
+	@test -d $(SDK6_VENV) || $(PYTHON) -m venv $(SDK6_VENV)
+	$(SDK6_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SDK6_VENV)/bin/python -m pip install -q --pre '$(SDK6_SPEC)'
 	@touch $@
 
 $(JARS) &: build/pom.xml

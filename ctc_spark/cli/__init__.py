@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from ctc_spark.errors import CTCError
+from ctc_spark.io.logs import configure_logging
 
 __all__ = ["add_common_arguments", "build_parser", "main"]
 
@@ -70,10 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose)
     if not getattr(args, "func", None):
         parser.error("a command is required")
     try:

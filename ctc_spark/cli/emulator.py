@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ctc_spark.config import ENV_STORAGE
+from ctc_spark.errors import ConfigError
 
 __all__ = ["config_from_args", "register", "run_serve"]
 
@@ -32,12 +33,20 @@ def register(subparsers: Any) -> None:
     s.add_argument("--training-seconds", type=float, default=2.0, help="minimum duration of a training job")
     s.add_argument("--result-ttl-seconds", type=float, default=86400.0, help="how long analyze results live")
     s.add_argument("--seed", type=int, default=0, help="seed for latency, faults and training splits")
+    s.add_argument(
+        "--training-config",
+        action="append",
+        metavar="VERSION=MODEL_EXPIRY[,DEPLOYMENT_EXPIRY]",
+        help="list this training config version with these dates (repeatable; the last is `latest`); replaces "
+        "the default of 2022-05-01 (documented dates) and emulator-current (a year from today)",
+    )
     s.set_defaults(func=run_serve)
 
 
 def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None) -> Any:
     """An EmulatorConfig from parsed arguments (the connection string may come from the environment)."""
     from ctc_spark.emulator import EmulatorConfig, LatencyModel, parse_fault_profile
+    from ctc_spark.emulator.lifecycle import parse_training_config
 
     env = dict(os.environ) if env is None else env
     parts = [float(x) for x in str(args.latency).split(",")]
@@ -56,6 +65,7 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None
         training_seconds=args.training_seconds,
         result_ttl_seconds=args.result_ttl_seconds,
         seed=args.seed,
+        training_configs=tuple(parse_training_config(t) for t in getattr(args, "training_config", None) or ()),
     )
 
 
@@ -63,7 +73,10 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     from ctc_spark.emulator import serve
 
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     print(
         f"ctc-spark emulator on http://{config.host}:{config.port} ({len(config.keys)} key(s); "
         f"quota {config.calls_per_minute or 'off'} calls/min; state {config.state_dir or 'in memory'})",

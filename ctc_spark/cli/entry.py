@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 
 from ctc_spark.errors import CTCError
+from ctc_spark.io.classpath import delta_hint, is_delta_missing
+from ctc_spark.io.logs import configure_logging
+from ctc_spark.io.session import DELTA_VERSION
 
 __all__ = ["run_entry_point"]
 
@@ -29,12 +31,15 @@ def run_entry_point(
     add_common_arguments(parser)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose)
     try:
         return run(args)
     except CTCError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A Delta class missing past the session factory's check (say, a table read on an existing session).
+        if not is_delta_missing(exc):
+            raise
+        print(f"{prog}: error: {delta_hint(DELTA_VERSION)}", file=sys.stderr)
         return 1

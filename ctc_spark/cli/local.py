@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 from ctc_spark.config import load_settings
-from ctc_spark.local.services import LocalServices, local_down, local_status, local_up
+from ctc_spark.local.services import SERVICES, LocalServices, local_down, local_status, local_up
 
 __all__ = ["register"]
 
@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
         output.add_argument("--exports", action="store_true", help="print only `export NAME=value` lines for a shell")
         output.add_argument("--print-env", action="store_true", help="print only `NAME=value` lines (a .env file)")
         parser.set_defaults(func=func)
-    down = actions.add_parser("down", help="stop both services")
+    down = actions.add_parser("down", help="stop both services (or one, with --only)")
+    down.add_argument("--only", choices=SERVICES, help="stop just this service, leaving the other running")
     down.set_defaults(func=_down)
 
 
@@ -42,7 +43,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    stopped = local_down(load_settings(args.config))
+    stopped = local_down(load_settings(args.config), only=[args.only] if args.only else None)
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 

@@ -14,7 +14,6 @@ from starlette.routing import Route
 from ctc_spark.emulator.authoring_jobs import JobBook
 from ctc_spark.emulator.authoring_projects import (
     KINDS,
-    TRAINING_CONFIG_VERSIONS,
     ApiProblem,
     ProjectBook,
     check_name,
@@ -23,6 +22,7 @@ from ctc_spark.emulator.authoring_projects import (
     parse_project,
     parse_training,
 )
+from ctc_spark.emulator.lifecycle import find_training_config
 from ctc_spark.emulator.storage import BlobDocuments
 from ctc_spark.emulator.trainer import Trainer
 
@@ -31,7 +31,18 @@ if TYPE_CHECKING:
 
 __all__ = ["API_VERSIONS", "AuthoringService", "routes"]
 
-API_VERSIONS = frozenset({"2022-05-01", "2023-04-01", "2024-11-15-preview", "2025-05-15-preview"})
+API_VERSIONS = frozenset(
+    {
+        "2022-05-01",
+        "2022-10-01-preview",
+        "2023-04-01",
+        "2023-04-15-preview",
+        "2023-11-15-preview",
+        "2024-11-15-preview",
+        "2025-05-15-preview",
+        "2025-11-15-preview",
+    }
+)
 ROOT = "/language/authoring/analyze-text"
 _MAX_MODELS = 10
 _MAX_DEPLOYMENTS = 10
@@ -145,7 +156,8 @@ class AuthoringService:
     def train(self, request: Request, body: Any) -> Response:
         details = self.project(request.path_params["project"])
         name = details["projectName"]
-        training = parse_training(_object(body), self.projects.assets(name))
+        known = [c.version for c in self.ctx.training_configs()]
+        training = parse_training(_object(body), self.projects.assets(name), known)
         labels = {m["label"] for m in self.ctx.registry.list_models(name)}
         if training["modelLabel"] not in labels and len(labels) >= _MAX_MODELS:
             raise ApiProblem(400, "InvalidArgument", f"project '{name}' already has {_MAX_MODELS} trained models")
@@ -172,7 +184,7 @@ class AuthoringService:
             raise ApiProblem(
                 400, "InvalidArgument", f"projectKind '{kind}' is not a text classification kind", "projectKind"
             )
-        return JSONResponse({"value": [dict(v) for v in TRAINING_CONFIG_VERSIONS]})
+        return JSONResponse({"value": [c.public() for c in self.ctx.training_configs()]})
 
     def languages(self, request: Request, body: Any) -> Response:
         names = {"en": "English", "en-us": "English (US)", "de": "German", "fr": "French", "es": "Spanish"}
@@ -232,11 +244,12 @@ class AuthoringService:
         label = _object(body).get("trainedModelLabel")
         if not isinstance(label, str):
             raise ApiProblem(400, "InvalidArgument", "trainedModelLabel is required", "trainedModelLabel")
-        self.model_meta(name, label)
         existing = {d["deploymentName"] for d in self.ctx.registry.list_deployments(name)}
         if deployment not in existing and len(existing) >= _MAX_DEPLOYMENTS:
             raise ApiProblem(400, "InvalidArgument", f"project '{name}' already has {_MAX_DEPLOYMENTS} deployments")
-        self.ctx.registry.deploy(name, deployment, label)
+        meta = self.model_meta(name, label)
+        config = find_training_config(self.ctx.training_configs(), str(meta.get("modelTrainingConfigVersion")))
+        self.ctx.registry.deploy(name, deployment, label, expires=config.deployment_expiration.isoformat())
         self.projects.touch(name, "lastDeployedDateTime")
         path = f"/projects/{name}/deployments/{deployment}/jobs"
         return self.accepted(request, self.jobs.create("deployment", name, path, status="succeeded"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,7 +12,6 @@ from ctc_spark.emulator.authoring_jobs import JsonStore, iso
 
 __all__ = [
     "KINDS",
-    "TRAINING_CONFIG_VERSIONS",
     "ApiProblem",
     "ProjectBook",
     "check_name",
@@ -23,8 +22,6 @@ __all__ = [
 ]
 
 KINDS = {"CustomSingleLabelClassification": "single", "CustomMultiLabelClassification": "multi"}
-# The service's published config version and the model expiry it implies (spec §1, model-lifecycle).
-TRAINING_CONFIG_VERSIONS = ({"trainingConfigVersion": "2022-05-01", "modelExpirationDate": "2025-10-22"},)
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,50}$")
 _BAD_CLASS_CHARS = set(":$&%*()+~#/?")
 _PROJECTS = "authoring-projects"
@@ -136,11 +133,16 @@ def _parse_document(doc: object, kind: str, classes: set[str], metadata: Mapping
     }
 
 
-def parse_training(body: Mapping[str, Any], assets: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The normalized TrainingJobDetails (modelLabel, trainingConfigVersion, evaluationOptions) or 400."""
+def parse_training(
+    body: Mapping[str, Any], assets: Mapping[str, Any] | None, known: Sequence[str] = ("2022-05-01",)
+) -> dict[str, Any]:
+    """The normalized TrainingJobDetails (modelLabel, trainingConfigVersion, evaluationOptions) or 400.
+
+    `known` lists the training config versions in order; `latest` resolves to the last.
+    """
     label = check_name(body.get("modelLabel"), "modelLabel")
     version = body.get("trainingConfigVersion") or "latest"
-    known = [v["trainingConfigVersion"] for v in TRAINING_CONFIG_VERSIONS]
+    known = list(known)
     if version == "latest":
         version = known[-1]
     if version not in known:

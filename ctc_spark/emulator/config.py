@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from ctc_spark.emulator.lifecycle import TrainingConfigVersion
+
 __all__ = ["PROFILES", "EmulatorConfig", "FaultProfile", "LatencyModel", "parse_fault_profile"]
 
 
@@ -98,6 +100,8 @@ class EmulatorConfig:
     latency: LatencyModel = LatencyModel()
     faults: FaultProfile = FaultProfile()
     training_seconds: float = 2.0
+    # Replaces the default (documented 2022-05-01 + a current version expiring a year from now); last is latest.
+    training_configs: tuple[TrainingConfigVersion, ...] = ()
     seed: int = 0
     clock: Callable[[], float] = time.time
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ctc_spark.emulator.config import EmulatorConfig
 from ctc_spark.emulator.faults import FaultInjector
+from ctc_spark.emulator.lifecycle import TrainingConfigVersion, default_training_configs
 from ctc_spark.emulator.quota import Quota
 from ctc_spark.emulator.registry import Registry
 from ctc_spark.emulator.stats import Stats
@@ -37,6 +38,10 @@ class EmulatorContext:
             burst_seconds=config.burst_seconds,
             clock=config.clock,
         )
+
+    def training_configs(self) -> tuple[TrainingConfigVersion, ...]:
+        """The training config versions listed now (the last is `latest`), dated against the emulator's clock."""
+        return self.config.training_configs or default_training_configs(self.clock())
 
     def gauss(self) -> float:
         """A seeded standard-normal draw (thread-safe)."""

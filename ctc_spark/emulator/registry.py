@@ -64,7 +64,7 @@ class Registry:
             self._cache.pop(key, None)
         return existed
 
-    def deploy(self, project: str, deployment: str, label: str) -> dict[str, Any]:
+    def deploy(self, project: str, deployment: str, label: str, *, expires: str) -> dict[str, Any]:
         with self._lock:
             meta = self._store.get(_MODELS, f"{project}/{label}") or {}
             record = {
@@ -72,7 +72,7 @@ class Registry:
                 "modelId": meta.get("modelId", label),
                 "lastTrainedDateTime": meta.get("lastTrainedDateTime", _now()),
                 "lastDeployedDateTime": _now(),
-                "deploymentExpirationDate": "2026-10-22",
+                "deploymentExpirationDate": expires,
                 "modelTrainingConfigVersion": meta.get("modelTrainingConfigVersion", "2022-05-01"),
                 "trainedModelLabel": label,
             }

@@ -22,7 +22,22 @@ from ctc_spark.emulator.responses import azure_error, iso
 
 __all__ = ["API_VERSIONS", "MAX_CHARS", "MAX_DOCS", "job_status", "routes"]
 
-API_VERSIONS = frozenset({"2022-05-01", "2022-10-01-preview", "2023-04-01", "2024-11-01"})
+# The analyze-text versions whose custom-classification shape is unchanged since 2022-05-01 (the client's list).
+API_VERSIONS = frozenset(
+    {
+        "2022-05-01",
+        "2022-10-01-preview",
+        "2023-04-01",
+        "2023-04-15-preview",
+        "2023-11-15-preview",
+        "2024-11-01",
+        "2024-11-15-preview",
+        "2025-05-15-preview",
+        "2025-11-01",
+        "2025-11-15-preview",
+        "2026-05-15-preview",
+    }
+)
 MAX_DOCS, MAX_CHARS = 25, 125_000
 _KINDS = {"CustomSingleLabelClassification": "single", "CustomMultiLabelClassification": "multi"}
 _NS = "analyze-jobs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from ctc_spark.emulator.app import build_app
@@ -115,17 +115,18 @@ def seed_deployment(
     model = train_classifier(texts, labels, kind=kind, seed=ctx.config.seed)
     now = datetime.fromtimestamp(ctx.clock(), timezone.utc)
     label = f"{deployment}-seeded"
+    config = ctx.training_configs()[-1]
     meta = {
         "label": label,
         "modelId": f"{label}-{now:%Y%m%dT%H%M%S}",
         "lastTrainedDateTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "lastTrainingDurationInSeconds": 0,
-        "modelExpirationDate": (now + timedelta(days=365)).date().isoformat(),
-        "modelTrainingConfigVersion": "2022-05-01",
+        "modelExpirationDate": config.model_expiration.isoformat(),
+        "modelTrainingConfigVersion": config.version,
         "hasSnapshot": True,
     }
     ctx.registry.put_model(project, label, model, meta)
-    ctx.registry.deploy(project, deployment, label)
+    ctx.registry.deploy(project, deployment, label, expires=config.deployment_expiration.isoformat())
 
 
 def serve(config: EmulatorConfig, *, log_level: str = "warning") -> None:

@@ -8,13 +8,14 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.emulator.authoring_jobs import TERMINAL, JobBook, iso
-from ctc_spark.emulator.authoring_projects import KINDS, TRAINING_CONFIG_VERSIONS, ProjectBook
+from ctc_spark.emulator.authoring_projects import KINDS, ProjectBook
 from ctc_spark.emulator.classifier import TextClassifier, train_classifier
 from ctc_spark.emulator.evaluation import Kind, document_results, evaluation_summary
+from ctc_spark.emulator.lifecycle import find_training_config
 from ctc_spark.emulator.storage import BlobDocuments
 
 if TYPE_CHECKING:
@@ -219,7 +220,9 @@ class Trainer:
                 "modelId": f"{label}-{now.strftime('%Y%m%dT%H%M%S')}-{job_id[:8]}",
                 "lastTrainedDateTime": iso(now),
                 "lastTrainingDurationInSeconds": max(1, round(time.monotonic() - started)),
-                "modelExpirationDate": _expiry(request["trainingConfigVersion"]),
+                "modelExpirationDate": find_training_config(
+                    self._ctx.training_configs(), request["trainingConfigVersion"]
+                ).model_expiration.isoformat(),
                 "modelTrainingConfigVersion": request["trainingConfigVersion"],
                 "hasSnapshot": True,
                 "projectKind": "CustomSingleLabelClassification"
@@ -299,10 +302,3 @@ def _fail(code: str, message: str, *, cancelled: bool = False) -> _Mutation:
 
 def _kind(project_kind: str) -> Kind:
     return "multi" if KINDS[project_kind] == "multi" else "single"
-
-
-def _expiry(version: str) -> str:
-    for entry in TRAINING_CONFIG_VERSIONS:
-        if entry["trainingConfigVersion"] == version:
-            return entry["modelExpirationDate"]
-    return (datetime.now(timezone.utc) + timedelta(days=365)).strftime("%Y-%m-%d")

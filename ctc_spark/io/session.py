@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import SparkSettings
+from ctc_spark.io.classpath import require_delta_classes
 from ctc_spark.io.connect import connect_session, remote_url
+from ctc_spark.io.logs import log4j2_java_option
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -155,6 +157,9 @@ def _builtin_defaults(*, testing: bool, jars_dir: str | Path | None) -> dict[str
         defaults["spark.jars"] = ",".join(str(p) for p in jars)
     else:
         defaults["spark.jars.packages"] = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
+    quiet = log4j2_java_option()  # our log4j2 file, when the checkout has one
+    if quiet:
+        defaults["spark.driver.extraJavaOptions"] = quiet
     if testing:
         defaults.update(
             {
@@ -193,6 +198,8 @@ def get_spark(
     """
     from pyspark.sql import SparkSession
 
+    if not is_databricks(env):
+        require_delta_classes(DELTA_VERSION)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active

@@ -93,6 +93,8 @@ class AzuriteProcess:
             "--skipApiVersionCheck",
             "--loose",
             "--silent",
+            # The embedded default never phones home (Azurite sends Application Insights telemetry by default).
+            "--disableTelemetry",
         ]
 
     def start(self, log: IO[bytes] | None = None, *, detach: bool = False) -> AzuriteProcess:

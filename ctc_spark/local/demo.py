@@ -4,10 +4,15 @@ Starts Azurite and the emulator (unless already running), generates a labelled s
 unlabelled corpus, trains and deploys a model, classifies the corpus through `spark-submit
 jobs/classify.py`, prints SQL over the result tables, and stops what it started. Safe to run again:
 blobs and table rows are keyed, and already-classified documents are skipped.
+
+The demo talks only to the services it runs: AZURE_LANGUAGE_ENDPOINT, AZURE_LANGUAGE_KEY,
+AZURE_STORAGE_CONNECTION_STRING and CTC_SPARK_* in the shell are ignored (and said so once), and every
+subprocess gets the local services' settings in a cleaned environment.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -16,7 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ctc_spark.config import ENV_CONFIG, Settings, load_settings
+from ctc_spark.config import ResourceSettings, Secret, Settings, is_loopback_url, load_settings
+from ctc_spark.errors import ConfigError
 
 __all__ = ["main"]
 
@@ -30,16 +36,16 @@ def _say(msg: str) -> None:
     print(f"\n== {msg}", flush=True)
 
 
-def _prepare_data(spark: object, home: Path) -> tuple[Path, Path]:
+def _prepare_data(spark: object, home: Path, docs: int) -> tuple[Path, Path]:
     from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
 
-    labelled, corpus = home / "labelled", home / "corpus"
+    labelled, corpus = home / "labelled", home / f"corpus-{docs}"
     if not labelled.exists():
-        docs = generate_corpus(LABELLED_DOCS, n_classes=CLASSES, seed=1, id_prefix="train", noise=NOISE)
-        corpus_dataframe(spark, docs, kind="single").write.mode("overwrite").parquet(str(labelled))  # type: ignore[arg-type]
+        sample = generate_corpus(LABELLED_DOCS, n_classes=CLASSES, seed=1, id_prefix="train", noise=NOISE)
+        corpus_dataframe(spark, sample, kind="single").write.mode("overwrite").parquet(str(labelled))  # type: ignore[arg-type]
     if not corpus.exists():
-        docs = generate_corpus(CORPUS_DOCS, n_classes=CLASSES, seed=2, id_prefix="ticket", noise=NOISE)
-        corpus_dataframe(spark, docs, kind="single").write.mode("overwrite").parquet(str(corpus))  # type: ignore[arg-type]
+        unlabelled = generate_corpus(docs, n_classes=CLASSES, seed=2, id_prefix="ticket", noise=NOISE)
+        corpus_dataframe(spark, unlabelled, kind="single").write.mode("overwrite").parquet(str(corpus))  # type: ignore[arg-type]
     return labelled, corpus
 
 
@@ -83,14 +89,18 @@ def _train_and_deploy(settings: Settings, spark: object, labelled: Path, tables:
         print(line)
 
 
-def _classify(corpus: Path, tables: str, config: Path) -> None:
+def _classify(corpus: Path, tables: str, config: Path, docs: int, env: dict[str, str]) -> None:
+    from ctc_spark.io.logs import log4j2_java_option
+
     jars = ",".join(str(p) for p in sorted((ROOT / ".jars").glob("*.jar")))
+    java_option = log4j2_java_option()
     cmd = [
         str(Path(sys.executable).parent / "spark-submit"),
         "--master",
         "local[2]",
         "--jars",
         jars,
+        *(["--driver-java-options", java_option] if java_option else []),
         "--conf",
         "spark.ui.showConsoleProgress=false",
         "--conf",
@@ -109,8 +119,8 @@ def _classify(corpus: Path, tables: str, config: Path) -> None:
         "--tables",
         tables,
     ]
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    _say(f"classify {CORPUS_DOCS} documents: spark-submit jobs/classify.py")
+    env = {**env, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    _say(f"classify {docs} documents: spark-submit jobs/classify.py")
     subprocess.run(cmd, check=True, env=env)
 
 
@@ -146,40 +156,72 @@ def _sql(spark: object, tables: str) -> None:
 
 
 def _stop_started(settings: Settings, services: Any, local_down: Any) -> None:
-    # Services that were already running belong to the user: leave them (and so both) up.
+    # A service that was already running belongs to the user: stop only what this demo started.
     started = [s.name for s in (services.azurite, services.emulator) if s.started]
-    if len(started) == 2:
-        _say("stop the services this demo started (ctc-spark local down)")
-        local_down(settings)
-    elif started:
-        print(
-            f"\nleft running: {', '.join(started)} (started here, beside a service that was already up); "
-            "`ctc-spark local down` stops both"
-        )
-    else:
-        print("\nAzurite and the emulator were already running; left them running")
+    kept = [s.name for s in (services.azurite, services.emulator) if not s.started]
+    if started:
+        only = f" --only {started[0]}" if len(started) == 1 else ""
+        _say(f"stop the services this demo started (ctc-spark local down{only})")
+        local_down(settings, only=started)
+    if kept:
+        print(f"\nleft running: {', '.join(kept)} (already running before the demo)")
 
 
-def main() -> int:
+def _local_settings(config: Path, services: Any) -> Settings:
+    """The settings of the services the demo runs: their endpoint, key and storage, whatever the shell says.
+
+    Raises:
+        ConfigError: the configured emulator does not listen on a loopback address.
+    """
+    settings = load_settings(config, env=services.environment())
+    if not is_loopback_url(services.endpoint):
+        raise ConfigError(f"the demo only runs against a local emulator, not {services.endpoint}", source=str(config))
+    primary = settings.service.primary
+    local = ResourceSettings(services.endpoint, Secret(services.key), primary.calls_per_minute, "local")
+    return settings.with_resources(local)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ctc_spark.local.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=CORPUS_DOCS, help=f"documents to classify (default {CORPUS_DOCS})")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "conf" / "local.toml",
+        help="where the local services listen and keep their state (default: conf/local.toml)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ctc_spark.io.logs import configure_logging
     from ctc_spark.io.session import get_spark
-    from ctc_spark.local.services import local_down, local_up
+    from ctc_spark.local.services import clean_environment, local_down, local_up
 
+    args = _parse(argv)
+    configure_logging()
     started = time.monotonic()
-    config = Path(os.environ.get(ENV_CONFIG) or ROOT / "conf" / "local.toml")
-    settings = load_settings(config)
-    home = (ROOT / settings.emulator.home / "demo").resolve()
+    cleaned, ignored = clean_environment(os.environ)
+    if ignored:
+        print(f"ignored {', '.join(ignored)} from the shell: the demo uses only the services it starts", flush=True)
+        for name in ignored:  # nothing in this process (SDKs included) can fall back to them either
+            del os.environ[name]
+    config = args.config.resolve()
+    base = load_settings(config, env={})
+    home = (ROOT / base.emulator.home / "demo").resolve()
     home.mkdir(parents=True, exist_ok=True)
     tables = str(home / "tables")
     _say("start Azurite and the emulator (ctc-spark local up)")
-    services = local_up(settings)
+    services = local_up(base)
     try:
+        settings = _local_settings(config, services)
         spark = get_spark(settings.spark)
-        labelled, corpus = _prepare_data(spark, home)
+        labelled, corpus = _prepare_data(spark, home, args.docs)
         _train_and_deploy(settings, spark, labelled, tables, home)
-        _classify(corpus, tables, config)
+        _classify(corpus, tables, config, args.docs, {**cleaned, **services.environment()})
         _sql(spark, tables)
     finally:
-        _stop_started(settings, services, local_down)
+        _stop_started(base, services, local_down)
     print(f"\ndemo finished in {time.monotonic() - started:.0f}s; tables in {tables}")
     return 0
 

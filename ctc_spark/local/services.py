@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,10 +16,22 @@ from ctc_spark.config import ENV_ENDPOINT, ENV_KEY, ENV_STORAGE, Settings, is_lo
 from ctc_spark.errors import ConfigError
 from ctc_spark.local.azurite import AzuriteProcess, azurite_connection_string, wait_for_port
 
-__all__ = ["DEFAULT_EMULATOR_KEY", "LocalServices", "ServiceState", "local_down", "local_status", "local_up"]
+__all__ = [
+    "DEFAULT_EMULATOR_KEY",
+    "SERVICES",
+    "LocalServices",
+    "ServiceState",
+    "clean_environment",
+    "local_down",
+    "local_status",
+    "local_up",
+]
 
 DEFAULT_EMULATOR_KEY = "ctc-emulator-local-key"
-_SERVICES = ("azurite", "emulator")
+SERVICES = ("azurite", "emulator")
+# What would point a process at another Language resource or storage account than the local services.
+_OVERRIDES = (ENV_ENDPOINT, ENV_KEY, ENV_STORAGE)
+_OVERRIDE_PREFIX = "CTC_SPARK_"
 # Substrings of each process's command line: a pid is only signalled when it still runs what we started.
 _MARKERS = {"azurite": "azurite", "emulator": "ctc_spark.cli"}
 
@@ -59,6 +72,12 @@ class LocalServices:
             ENV_KEY: self.key,
             ENV_STORAGE: self.storage_connection_string,
         }
+
+
+def clean_environment(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """`env` without the AZURE_* service variables and CTC_SPARK_* overrides, and the names it dropped (sorted)."""
+    dropped = sorted(n for n in env if n in _OVERRIDES or n.startswith(_OVERRIDE_PREFIX))
+    return {n: v for n, v in env.items() if n not in dropped}, dropped
 
 
 def _home(settings: Settings) -> Path:
@@ -139,7 +158,7 @@ def local_status(settings: Settings) -> LocalServices:
     ports = {"azurite": em.azurite_port, "emulator": em.port}
     states = {
         name: ServiceState(name, _live_pid(settings, name), ports[name], _port_open(em.host, ports[name]))
-        for name in _SERVICES
+        for name in SERVICES
     }
     return _describe(settings, states)
 
@@ -201,7 +220,7 @@ def _start_emulator(settings: Settings, home: Path, timeout: float) -> None:
     if key != DEFAULT_EMULATOR_KEY:
         command += ["--key", key]
     # The connection string goes through the environment so it never shows in `ps`.
-    env = {**os.environ, ENV_STORAGE: azurite_connection_string(em.host, em.azurite_port)}
+    env = {**clean_environment(os.environ)[0], ENV_STORAGE: azurite_connection_string(em.host, em.azurite_port)}
     log_path = home / "logs" / "emulator.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -220,10 +239,20 @@ def _start_emulator(settings: Settings, home: Path, timeout: float) -> None:
     raise ConfigError(f"the emulator did not listen on {em.host}:{em.port} within {timeout:.0f}s; see {log_path}")
 
 
-def local_down(settings: Settings) -> list[str]:
-    """Stop the emulator and Azurite if running; returns the names of the services stopped."""
+def local_down(settings: Settings, only: Iterable[str] | None = None) -> list[str]:
+    """Stop the emulator and Azurite (or just those in `only`) if running; returns the names of those stopped.
+
+    Raises:
+        ConfigError: `only` names something other than azurite or emulator.
+    """
+    names = SERVICES if only is None else tuple(only)
+    unknown = sorted(set(names) - set(SERVICES))
+    if unknown:
+        raise ConfigError(f"unknown service {', '.join(unknown)}; known: {', '.join(SERVICES)}")
     stopped = []
-    for name in reversed(_SERVICES):
+    for name in reversed(SERVICES):
+        if name not in names:
+            continue
         pid = _live_pid(settings, name)
         if pid is not None:
             _stop_pid(pid)

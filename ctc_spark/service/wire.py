@@ -36,8 +36,31 @@ __all__ = [
     "with_query",
 ]
 
-RUNTIME_VERSIONS = ("2022-05-01", "2023-04-01", "2024-11-01")
-AUTHORING_VERSIONS = ("2022-05-01", "2023-04-01", "2024-11-15-preview", "2025-05-15-preview")
+# Every analyze-text version whose custom-classification request and result shape is that of 2022-05-01;
+# 2026-05-15-preview is the default of azure-ai-textanalytics 6.x.
+RUNTIME_VERSIONS = (
+    "2022-05-01",
+    "2022-10-01-preview",
+    "2023-04-01",
+    "2023-04-15-preview",
+    "2023-11-15-preview",
+    "2024-11-01",
+    "2024-11-15-preview",
+    "2025-05-15-preview",
+    "2025-11-01",
+    "2025-11-15-preview",
+    "2026-05-15-preview",
+)
+AUTHORING_VERSIONS = (
+    "2022-05-01",
+    "2022-10-01-preview",
+    "2023-04-01",
+    "2023-04-15-preview",
+    "2023-11-15-preview",
+    "2024-11-15-preview",
+    "2025-05-15-preview",
+    "2025-11-15-preview",
+)
 _AUTH_HINT = (
     " Check AZURE_LANGUAGE_KEY (or the key in your settings) belongs to this resource, that "
     "AZURE_LANGUAGE_ENDPOINT is the resource's endpoint, and that the key has not been regenerated."

@@ -119,3 +119,55 @@ def _import_through_printed_storage(values: dict[str, str]) -> None:
             break
         time.sleep(0.1)
     assert job["status"] == "succeeded", job
+
+
+def _local_config(tmp_path: Path) -> tuple[Path, int, int]:
+    port, azurite_port = free_port(), free_port()
+    config = tmp_path / "local.toml"
+    config.write_text(
+        f'[service]\nendpoint = "http://127.0.0.1:{port}"\nkey = "{KEY}"\n\n'
+        f'[emulator]\nhost = "127.0.0.1"\nport = {port}\nazurite_port = {azurite_port}\nhome = "{tmp_path / "home"}"\n'
+    )
+    return config, port, azurite_port
+
+
+def test_local_down_only_stops_one_service(tmp_path: Path) -> None:
+    config, port, azurite_port = _local_config(tmp_path)
+    up = cli(config, "up")
+    assert up.returncode == 0, up.stderr + up.stdout
+    try:
+        only = cli(config, "down", "--only", "emulator")
+        assert only.returncode == 0 and only.stdout.strip() == "stopped: emulator", only.stderr
+        assert not wait_for_port("127.0.0.1", port, timeout=1)
+        assert wait_for_port("127.0.0.1", azurite_port, timeout=1)
+        status = cli(config, "status")
+        assert status.returncode == 3
+        assert "# azurite: running" in status.stdout and "# emulator: not running" in status.stdout
+        bad = cli(config, "down", "--only", "spark")
+        assert bad.returncode == 2 and "invalid choice: 'spark'" in bad.stderr
+    finally:
+        down = cli(config, "down")
+    assert down.stdout.strip() == "stopped: azurite"
+    assert not wait_for_port("127.0.0.1", azurite_port, timeout=1)
+
+
+def test_azurite_runs_without_telemetry(tmp_path: Path) -> None:
+    import time
+
+    from azure.storage.blob import BlobServiceClient
+
+    from ctc_spark.local.azurite import AzuriteProcess
+
+    log_path = tmp_path / "azurite.log"
+    with open(log_path, "wb") as log:
+        proc = AzuriteProcess(tmp_path / "data").start(log)
+        try:
+            assert "--disableTelemetry" in proc.command()
+            container = BlobServiceClient.from_connection_string(proc.connection_string).create_container("telemetry")
+            container.upload_blob("a.txt", b"some text")
+            time.sleep(15)  # without the option, Azurite's first Application Insights attempt is logged after ~11 s
+        finally:
+            proc.stop()
+    text = log_path.read_text()
+    assert "successfully listens" in text
+    assert "applicationinsights" not in text.lower() and "telemetry" not in text.lower(), text
