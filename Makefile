@@ -10,7 +10,7 @@ AZURITE := node_modules/.bin/azurite-blob
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit integration lint format demo bench clean
+.PHONY: help setup test unit integration lint format demo bench wheel clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ setup: $(STAMP) $(JARS) $(AZURITE) ## Create .venv, install the project, fetch D
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[emulator,train,dev]'
+	$(PIP) install -q -e '.[spark,emulator,train,dev]'
 	# The authoring SDK declares azure-ai-textanalytics>=6.0.0b1; we test with 5.4.0, so skip its deps.
 	$(PIP) install -q --no-deps 'azure-ai-textanalytics-authoring==1.0.0b1'
 	@touch $@
@@ -58,6 +58,10 @@ bench: setup ## Run the benchmarks in bench/ (about 15 minutes; record the figur
 	$(PY) bench/emulator_capacity.py
 	$(PY) bench/classify_throughput.py --cpm 1000 6000 --docs 50000 \
 	    --latency '{"queue_seconds": 2.0, "per_document_seconds": 0.04, "spread": 0.3}'
+
+wheel: setup ## Build dist/ctc_spark-<version>-py3-none-any.whl (no Spark inside: install it with [spark] off Databricks)
+	rm -f dist/ctc_spark-*.whl
+	$(PIP) wheel -q --no-deps --wheel-dir dist .
 
 clean: ## Remove local state (.local/, bench/out/), keeping the venv, jars and node_modules
 	rm -rf .local bench/out spark-warehouse metastore_db derby.log
