@@ -2,9 +2,9 @@
 
 Plan on the driver (ids, skips, pre-validation, open jobs from an earlier run), pack on executors, then one
 streaming stage: each task submits and polls continuously (`executor.py`) while the driver's ledger service
-(`ledger_service.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs results
+(`ledger/server.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs results
 into `results` as they arrive. A crash loses at most the jobs submitted since their task's last commit
-(bounded by `wave_jobs`); the next run polls the committed jobs instead of resubmitting them.
+(bounded by `engine.max_uncommitted_jobs`); the next run polls the committed jobs instead of resubmitting them.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     one slot must stay free.
 
     Raises:
-        ConfigError: fewer than two task slots, or `batch.tasks` leaves none free.
+        ConfigError: fewer than two task slots, or `engine.tasks` leaves none free.
     """
     if parallelism < 2:
         raise ConfigError(
@@ -200,8 +200,8 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     if configured:
         if configured >= parallelism:
             raise ConfigError(
-                f"batch.tasks = {configured} leaves no slot free for the ledger's commits ({parallelism} slots)",
-                key="batch.tasks",
+                f"engine.tasks = {configured} leaves no slot free for the ledger's commits ({parallelism} slots)",
+                key="engine.tasks",
             )
         return configured
     return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
@@ -393,7 +393,7 @@ def _stream(
     target = RunTarget(s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version)
     parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
     quota = sum(r.calls_per_minute for r in svc.resources) / 60.0
-    tasks = stream_tasks(parallelism, quota, run.settings.batch.tasks) if sent else 0
+    tasks = stream_tasks(parallelism, quota, run.settings.engine.tasks) if sent else 0
     if tasks and str(run.spark.sparkContext.getConf().get("spark.speculation", "false")).lower() == "true":  # type: ignore[attr-defined]
         log.warning(
             "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
@@ -470,15 +470,15 @@ def _plan(run: _Run, tasks: int, service: LedgerService) -> ExecutorPlan:
         logging_opt_out=b.logging_opt_out,
         expected_latency=expected,
         max_in_flight=window_size(sum(shares), expected),
-        max_uncommitted=max(1, b.wave_jobs // tasks),
-        job_deadline_seconds=b.job_deadline_seconds,
+        max_uncommitted=max(1, run.settings.engine.max_uncommitted_jobs // tasks),
+        job_deadline_seconds=run.settings.engine.job_deadline_seconds,
         client_factory=run.client_factory,
     )
 
 
 def _ledger_host(run: _Run) -> str:
     """Where executors reach the driver: loopback for local masters, else the driver's host (or the setting)."""
-    configured = run.settings.batch.ledger_host
+    configured = run.settings.engine.ledger_host
     if configured:
         return configured
     sc = run.spark.sparkContext  # type: ignore[attr-defined]
@@ -542,6 +542,7 @@ def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
         "kind": run.kind,
         "tables": str(run.tables),
         "batch": asdict(run.settings.batch),
+        "engine": asdict(run.settings.engine),
         "resources": [
             {"name": r.name, "endpoint": r.endpoint, "calls_per_minute": r.calls_per_minute}
             for r in run.settings.service.resources

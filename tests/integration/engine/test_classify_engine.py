@@ -209,7 +209,7 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     tables = str(tmp_path / "tables")
     config = tmp_path / "settings.toml"
     config.write_text(
-        f'[service]\nendpoint = "{server.endpoint}"\ncalls_per_minute = 1100\n[batch]\nwave_jobs = 16\n'
+        f'[service]\nendpoint = "{server.endpoint}"\ncalls_per_minute = 1100\n[engine]\nmax_uncommitted_jobs = 16\n'
         '[spark]\nmaster = "local[2]"\n[spark.conf]\n"spark.ui.enabled" = "false"\n'
         '"spark.sql.shuffle.partitions" = "2"\n'
     )
@@ -263,7 +263,7 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     assert all(r.error_code is None for r in rows)
     total = server.stats()["submits"]
     # 2,000 documents pack into 80 requests (plus at most one partial request per partition). At most
-    # `wave_jobs` = 16 submitted jobs are ever uncommitted, so at most 16 are paid for twice.
-    assert 80 <= total <= 82 + 16, f"{total} submits for about 80 batches: more than one wave was redone"
+    # `max_uncommitted_jobs` = 16 submitted jobs are ever uncommitted, so at most 16 are paid for twice.
+    assert 80 <= total <= 82 + 16, f"{total} submits for about 80 batches: more than max_uncommitted_jobs were redone"
     assert summary.resumed_jobs >= 1, "committed jobs of the killed run should have been polled, not resubmitted"
     assert summary.skipped_docs + summary.succeeded_docs == 2000

@@ -62,7 +62,7 @@ def test_streaming_tasks_follow_the_quota_and_always_leave_a_slot_for_commits() 
     assert stream_tasks(8, 100.0, configured=3) == 3
     with pytest.raises(ConfigError, match="at least 2 task slots"):
         stream_tasks(1, 10.0)
-    with pytest.raises(ConfigError, match=r"batch\.tasks"):
+    with pytest.raises(ConfigError, match=r"engine\.tasks"):
         stream_tasks(4, 10.0, configured=4)
 
 

@@ -7,10 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from ctc_spark.config import ENV_ENDPOINT, ENV_KEY, ENV_STORAGE, Secret, is_loopback_url, load_settings
+from ctc_spark.config import (
+    ENV_ENDPOINT,
+    ENV_KEY,
+    ENV_STORAGE,
+    BatchSettings,
+    EngineSettings,
+    Secret,
+    default_config_path,
+    is_loopback_url,
+    load_settings,
+    loader,
+)
+from ctc_spark.config.schema import options
 from ctc_spark.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -104,3 +116,73 @@ def test_settings_pickle_and_never_show_secrets() -> None:
     assert "super-secret-key" not in text
     assert "AccountKey" not in text
     assert "********" in text
+
+
+def test_without_a_file_defaults_and_the_environment_are_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As installed from a wheel: no CTC_SPARK_CONFIG, no conf/local.toml next to the package.
+    monkeypatch.setattr(loader, "_REPO_CONF", tmp_path / "missing" / "local.toml")
+    env = {ENV_ENDPOINT: "https://res.cognitiveservices.azure.com", ENV_KEY: "k-1", ENV_STORAGE: "conn"}
+    settings = load_settings(env=env)
+    assert settings.source == loader.BUILTIN
+    assert settings.service.primary.endpoint == "https://res.cognitiveservices.azure.com"
+    assert settings.service.primary.key == Secret("k-1")
+    assert settings.storage.connection_string == Secret("conn")
+    assert settings.engine == EngineSettings() and settings.batch == BatchSettings()
+    with pytest.raises(ConfigError, match=r"AZURE_LANGUAGE_ENDPOINT.*<built-in defaults>"):
+        load_settings(env={ENV_KEY: "k-1"})
+
+
+def test_the_checkout_default_is_conf_local_toml() -> None:
+    assert default_config_path({}) == REPO / "conf" / "local.toml"
+    assert default_config_path({"CTC_SPARK_CONFIG": "/x/y.toml"}) == Path("/x/y.toml")
+
+
+def test_ctc_spark_variables_override_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[service]\nendpoint = "http://127.0.0.1:1"\nkey = "k"\ncalls_per_minute = 5\n')
+    env = {
+        "CTC_SPARK_SERVICE_CALLS_PER_MINUTE": "600",
+        "CTC_SPARK_SERVICE_USE_ENTRA_ID": "true",
+        "CTC_SPARK_ENGINE_MAX_UNCOMMITTED_JOBS": "64",
+        "CTC_SPARK_ENGINE_ENGINE": "driver",
+        "CTC_SPARK_BATCH_MAX_DOCS_PER_REQUEST": "10",
+        "CTC_SPARK_SERVICE_TIMEOUT_SECONDS": "2.5",
+        "CTC_SPARK_SPARK_MASTER": "local[2]",
+    }
+    settings = load_settings(path, env=env)
+    assert settings.service.primary.calls_per_minute == 600
+    assert settings.service.use_entra_id is True
+    assert settings.engine.max_uncommitted_jobs == 64 and settings.engine.engine == "driver"
+    assert settings.batch.max_docs_per_request == 10
+    assert settings.service.timeout_seconds == 2.5
+    assert settings.spark.master == "local[2]"
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("CTC_SPARK_SERVICE_CALLS_PER_MINUTE", "many", "expected int"),
+        ("CTC_SPARK_SERVICE_CALLS_PER_MINUTE", "0", "must be > 0"),
+        ("CTC_SPARK_BATCH_MAX_DOCS_PER_REQUEST", "26", "must be <= 25"),
+        ("CTC_SPARK_SERVICE_USE_ENTRA_ID", "maybe", "expected true or false"),
+        ("CTC_SPARK_ENGINE_ENGINE", "gpu", "must be one of auto, driver, executors"),
+    ],
+)
+def test_bad_variables_are_named(var: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(REPO / "conf" / "local.toml", env={var: value})
+    assert info.value.key == var
+    assert "the environment" in str(info.value)
+
+
+def test_an_unknown_variable_is_warned_about_with_the_closest_name() -> None:
+    with pytest.warns(UserWarning, match=r"CTC_SPARK_SERVICE_CALS_PER_MINUTE.*did you mean CTC_SPARK_SERVICE_CALLS"):
+        load_settings(REPO / "conf" / "local.toml", env={"CTC_SPARK_SERVICE_CALS_PER_MINUTE": "5"})
+
+
+def test_every_option_has_a_variable_except_the_secrets() -> None:
+    for option in options():
+        assert (option.env_var is None) == (
+            option.secret or option.key in {"endpoint", "key_env", "key_secret", "connection_string_secret"}
+        ), option
