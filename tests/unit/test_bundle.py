@@ -163,3 +163,19 @@ def test_training_job_chains_train_evaluate_deploy() -> None:
     for key, task in tasks.items():
         assert task.python_wheel_task.entry_point == "ctc-spark"
         assert task.python_wheel_task.parameters[0] == key
+
+
+def test_serverless_settings_file_names_the_key_and_loads_with_a_dbutils_stand_in() -> None:
+    from ctc_spark.config import load_settings
+
+    asked: list[tuple[str, str]] = []
+
+    def secrets_get(scope: str, key: str) -> str:
+        asked.append((scope, key))
+        return "value-from-the-scope"
+
+    settings = load_settings(ROOT / "resources" / "serverless.toml", env={}, secret_resolver=secrets_get)
+    assert asked == [("ctc", "language-key")]
+    key = settings.service.primary.key
+    assert key is not None and key.reveal() == "value-from-the-scope"
+    assert "value-from-the-scope" not in repr(settings)
