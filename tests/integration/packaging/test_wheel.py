@@ -81,7 +81,7 @@ def test_wheel_metadata_keeps_spark_and_delta_in_an_extra(wheel: Path) -> None:
 
 
 def test_installed_wheel_classifies_from_an_empty_directory_with_only_azure_variables(
-    wheel_venv: Path, make_emulator, spark, tmp_path: Path
+    wheel_venv: Path, make_emulator, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     from ctc_spark.emulator import LatencyModel
 
@@ -110,6 +110,7 @@ def test_installed_wheel_classifies_from_an_empty_directory_with_only_azure_vari
     assert done.returncode == 0, output[-4000:]
     assert emulator.key not in output
 
+    spark = request.getfixturevalue("spark")  # only now: run alone, the subprocess's Spark has the cores to itself
     location = TableLocation.parse(str(tables))
     results = read_table(spark, location, RESULTS).collect()
     assert sorted(r.doc_id for r in results) == sorted(r["id"] for r in rows)
