@@ -179,3 +179,36 @@ def test_serverless_settings_file_names_the_key_and_loads_with_a_dbutils_stand_i
     key = settings.service.primary.key
     assert key is not None and key.reveal() == "value-from-the-scope"
     assert "value-from-the-scope" not in repr(settings)
+
+
+def _task_arguments() -> list[tuple[str, str, list[str]]]:
+    """(job, task, argv) for every wheel task, with `{{job.parameters.*}}` replaced by the parameters' defaults."""
+    found = []
+    for name, job in _job_dicts().items():
+        defaults = {f"{{{{job.parameters.{p['name']}}}}}": str(p["default"]) for p in job["parameters"]}
+        for task in job["tasks"]:
+            argv = [defaults.get(arg, arg) for arg in task["python_wheel_task"]["parameters"]]
+            found.append((name, task["task_key"], argv))
+    return found
+
+
+def _parser_has_engine_flag() -> bool:
+    from ctc_spark.cli import build_parser
+
+    argv = ["classify", "--engine", "driver", "--project", "p", "--deployment", "d", "--kind", "single"]
+    try:
+        build_parser().parse_args([*argv, "--input", "i", "--tables", "t"])
+    except SystemExit:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("job", "task", "argv"), _task_arguments(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_task_passes_arguments_the_cli_accepts(job: str, task: str, argv: list[str]) -> None:
+    from ctc_spark.cli import build_parser
+
+    if "--engine" in argv and not _parser_has_engine_flag():
+        pytest.skip("`ctc-spark classify --engine` comes with the driver engine (the Spark Connect work)")
+    args = build_parser().parse_args(argv)
+    assert args.command == (task if job == "train" else "classify")
+    assert args.project == "tickets"
