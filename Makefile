@@ -14,7 +14,7 @@ SDK6_SPEC := azure-ai-textanalytics==6.0.0b3
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit integration lint format demo bench bench-peers clean
+.PHONY: help setup test unit integration lint format demo bench bench-peers wheel clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# setuptools reports every editable install with an informational BuildBackendWarning; it says nothing here.
-	PYTHONWARNINGS='ignore:Editable installation' $(PIP) install -q -e '.[emulator,train,dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PIP) install -q -e '.[spark,emulator,train,dev]'
 	# The authoring SDK declares azure-ai-textanalytics>=6.0.0b1; we test with 5.4.0, so skip its deps.
 	$(PIP) install -q --no-deps 'azure-ai-textanalytics-authoring==1.0.0b1'
 	@touch $@
@@ -71,6 +71,10 @@ bench: setup ## Run the benchmarks in bench/ (about 15 minutes; record the figur
 	$(PY) bench/emulator_capacity.py
 	$(PY) bench/classify_throughput.py --cpm 1000 6000 --docs 50000 \
 	    --latency '{"queue_seconds": 2.0, "per_document_seconds": 0.04, "spread": 0.3}'
+
+wheel: setup ## Build dist/ctc_spark-<version>-py3-none-any.whl (no Spark inside: install it with [spark] off Databricks)
+	rm -f dist/ctc_spark-*.whl
+	$(PIP) wheel -q --no-deps --wheel-dir dist .
 
 clean: ## Remove local state (.local/, bench/out/), keeping the venv, jars and node_modules
 	rm -rf .local bench/out spark-warehouse metastore_db derby.log
