@@ -13,7 +13,8 @@ from ctc_spark.io.logs import configure_logging
 
 __all__ = ["add_common_arguments", "build_parser", "main"]
 
-# Each module exposes `register(subparsers)`, which adds its subcommands with `func` set as a default.
+# Each module exposes `register(subparsers)`, which adds its subcommands with `func` set as a default (and
+# `usage`, a check for mistakes argparse cannot express, returning a message or None).
 _COMMAND_MODULES = (
     "ctc_spark.cli.emulator",
     "ctc_spark.cli.local",
@@ -73,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     if not getattr(args, "func", None):
         parser.error("a command is required")
+    usage = getattr(args, "usage", None)
+    problem = usage(args) if usage is not None else None
+    if problem:
+        parser.error(problem)
     try:
         return int(args.func(args) or 0)
     except CTCError as exc:

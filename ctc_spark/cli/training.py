@@ -50,11 +50,22 @@ def register(subparsers: Any) -> None:
     d.add_argument("--deployment", help="the deployment name")
     d.add_argument("--swap", nargs=2, metavar=("D1", "D2"), help="swap two deployments instead")
     d.add_argument("--tables", help="record the deployment in these Delta tables")
-    d.set_defaults(func=run_deploy)
+    d.set_defaults(func=run_deploy, usage=_deploy_usage)
     p = subparsers.add_parser("projects", help="list or delete projects")
     p.add_argument("action", choices=("list", "delete"))
     p.add_argument("--project", help="the project to delete")
-    p.set_defaults(func=run_projects)
+    p.set_defaults(func=run_projects, usage=_projects_usage)
+
+
+def _deploy_usage(args: argparse.Namespace) -> str | None:
+    """A usage mistake argparse cannot see by itself (exit 2), or None."""
+    if not args.swap and not (args.model and args.deployment):
+        return "deploy needs --model and --deployment (or --swap D1 D2)"
+    return None
+
+
+def _projects_usage(args: argparse.Namespace) -> str | None:
+    return "projects delete needs --project" if args.action == "delete" and not args.project else None
 
 
 def _client(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -138,7 +149,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_deploy(args: argparse.Namespace) -> int:
     """Deploy (or swap), wait, record, and warn about near expiry dates."""
-    from ctc_spark.errors import InputError
     from ctc_spark.training.workflow import deploy_model, swap_deployments
 
     settings, client = _client(args)
@@ -147,8 +157,6 @@ def run_deploy(args: argparse.Namespace) -> int:
         print(f"swapped deployments {args.swap[0]} and {args.swap[1]} in {args.project}")
         names = list(args.swap)
     else:
-        if not (args.model and args.deployment):
-            raise InputError("deploy needs --model and --deployment (or --swap D1 D2)")
         deploy_model(client, args.project, args.model, args.deployment)
         print(f"deployed {args.project}/{args.model} as {args.deployment}")
         names = [args.deployment]
@@ -194,7 +202,6 @@ def _warn_expiry(what: str, name: str, dates: dict[str, Any]) -> None:
 
 def run_projects(args: argparse.Namespace) -> int:
     """List projects, or delete one and wait for the deletion job."""
-    from ctc_spark.errors import InputError
     from ctc_spark.service import wait_for_operation
 
     _, client = _client(args)
@@ -202,8 +209,6 @@ def run_projects(args: argparse.Namespace) -> int:
         for p in client.list_projects():
             print(f"{p.get('projectName')}\t{p.get('projectKind')}\t{p.get('lastTrainedDateTime', '')}")
         return 0
-    if not args.project:
-        raise InputError("projects delete needs --project")
     wait_for_operation(client, client.delete_project(args.project))
     print(f"deleted project {args.project}")
     return 0

@@ -42,7 +42,16 @@ def test_nested_subcommands_take_them_too() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [[], ["classify", "--project", "p"], ["classify", *CLASSIFY, "--bogus"], ["nope"], ["local"]]
+    "argv",
+    [
+        [],
+        ["classify", "--project", "p"],
+        ["classify", *CLASSIFY, "--bogus"],
+        ["nope"],
+        ["local"],
+        ["deploy", "--project", "p", "--model", "m"],
+        ["projects", "delete"],
+    ],
 )
 def test_usage_mistakes_exit_2_through_argparse(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
