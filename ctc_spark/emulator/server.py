@@ -109,8 +109,15 @@ def seed_deployment(
     texts: Sequence[str],
     labels: Sequence[Sequence[str]],
 ) -> None:
-    """Train and deploy a model straight into the registry."""
+    """Train and deploy a model straight into the registry, creating the project if needed (authoring sees it)."""
+    from ctc_spark.emulator.authoring_projects import KINDS, ProjectBook, parse_project
     from ctc_spark.emulator.classifier import train_classifier
+
+    projects = ProjectBook(ctx.store, ctx.clock)
+    if projects.get(project) is None:
+        project_kind = next(name for name, short in KINDS.items() if short == kind)
+        body = {"projectKind": project_kind, "storageInputContainerName": "seeded", "language": "en"}
+        projects.put(parse_project(project, body, None, projects.now()))
 
     model = train_classifier(texts, labels, kind=kind, seed=ctx.config.seed)
     now = datetime.fromtimestamp(ctx.clock(), timezone.utc)
