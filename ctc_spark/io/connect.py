@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,5 +93,8 @@ def connect_session(
         server.update({k: v for k, v in conf if k != "spark.remote"})
         for key, value in server.items():
             builder = builder.config(key, value)
-    session: SparkSession = builder.getOrCreate()
+    with warnings.catch_warnings():
+        # pyspark re-sends the server's static settings to the new session and warns that it cannot: harmless.
+        warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
+        session: SparkSession = builder.getOrCreate()
     return session

@@ -91,10 +91,15 @@ def test_cli_under_spark_remote(spark, server, tmp_path: Path) -> None:
     skip = {"SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN"}
     env = {k: v for k, v in os.environ.items() if k not in skip}
     env |= {"SPARK_REMOTE": "local[2]", "AZURE_LANGUAGE_KEY": server.key, "SPARK_TESTING": "1"}
-    args = ["--config", str(config), "--project", "tickets", "--deployment", "prod", "--kind", "single"]
+    args = ["--project", "tickets", "--deployment", "prod", "--kind", "single"]
     args += ["--input", str(corpus), "--tables", str(tables), "--run-id", "cli"]
     done = subprocess.run(
-        [str(CTC_SPARK), "classify", *args], env=env, capture_output=True, text=True, timeout=900, check=False
+        [str(CTC_SPARK), "--config", str(config), "classify", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "run cli: 300 input = 0 skipped + 300 succeeded + 0 errored" in done.stdout
