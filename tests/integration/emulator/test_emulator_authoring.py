@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_emulator_sdk_cycle import exported_project, learnable_corpus, upload
+from authoring_corpus import exported_project, learnable_corpus, upload
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from authoring_corpus import exported_project, learnable_corpus, upload
 from test_emulator_authoring import ROOT, accepted, client_for, wait
-from test_emulator_sdk_cycle import exported_project, learnable_corpus, upload
 
 from ctc_spark.emulator.lifecycle import CURRENT_VERSION, TrainingConfigVersion
 from ctc_spark.training.workflow import expiry_warnings

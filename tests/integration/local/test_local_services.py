@@ -102,7 +102,7 @@ def _import_through_printed_storage(values: dict[str, str]) -> None:
     """Upload with the printed connection string; the emulator must see those blobs (it got the same account)."""
     import time
 
-    from test_emulator_sdk_cycle import exported_project, learnable_corpus, upload
+    from authoring_corpus import exported_project, learnable_corpus, upload
 
     docs = learnable_corpus("single")
     upload(values["AZURE_STORAGE_CONNECTION_STRING"], "localdocs", docs)
