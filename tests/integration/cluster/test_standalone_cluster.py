@@ -4,6 +4,7 @@ executor costs a task retry, and overlapping runs end cleanly."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -99,6 +100,24 @@ def _app_id(cluster: Cluster, name: str, proc: subprocess.Popen[bytes], log: Pat
     raise AssertionError(f"{name} never registered at the master")
 
 
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _streaming_executor(executors: list[int], service_port: int) -> int:
+    """The executor JVM whose Python worker holds connections to the service: the one streaming."""
+    ss = subprocess.run(["ss", "-tnpH", "dst", f"127.0.0.1:{service_port}"], capture_output=True, text=True)
+    for pid in {int(p) for p in re.findall(r"pid=(\d+)", ss.stdout)}:
+        while pid > 1:
+            if pid in executors:
+                return pid
+            pid = _parent(pid)
+    raise AssertionError(f"no executor of {executors} is talking to the service: {ss.stdout[:500]}")
+
+
 def _committed_versions(tables: Path) -> int:
     """Commits to `jobs` after its creation: the ledger has made submitted job ids durable."""
     return max(0, len(list((tables / JOBS / "_delta_log").glob("*.json"))) - 1)
@@ -106,7 +125,8 @@ def _committed_versions(tables: Path) -> int:
 
 def test_a_lost_executor_costs_a_task_retry_not_the_run(cluster: Cluster, deployed, spark, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", DOCS, seed=32)
-    config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500, wave_jobs=16)
+    # One streaming task: the executor to kill is the one running it (see the README on lost executors).
+    config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500, wave_jobs=16, tasks=1)
     tables = tmp_path / "tables"
     log = tmp_path / "run.log"
     before = deployed.stats()["submits"]
@@ -117,9 +137,10 @@ def test_a_lost_executor_costs_a_task_retry_not_the_run(cluster: Cluster, deploy
         assert proc.poll() is None, f"the run ended before any job was committed: {log.read_text()[-3000:]}"
         assert time.monotonic() < deadline, "no job was committed"
         time.sleep(0.2)
-    victims = cluster.executor_pids(app)
-    assert len(victims) == 2, f"executors of {app}: {victims}"
-    os.kill(victims[0], signal.SIGKILL)
+    executors = cluster.executor_pids(app)
+    assert len(executors) == 2, f"executors of {app}: {executors}"
+    victim = _streaming_executor(executors, int(deployed.endpoint.rsplit(":", 1)[1]))
+    os.kill(victim, signal.SIGKILL)
     killed_at = deployed.stats()["submits"] - before
     out = _finish(proc, log)
     assert proc.returncode == 0, out[-3000:]
