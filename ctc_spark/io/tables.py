@@ -22,6 +22,7 @@ __all__ = [
     "conflict_backoff",
     "delete_rows",
     "ensure_table",
+    "is_conflict",
     "merge_rows",
     "read_table",
     "table_exists",
@@ -177,26 +178,28 @@ def conflict_backoff(attempt: int, *, base: float = _BACKOFF_SECONDS, cap: float
     return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
 
 
-def _conflicts() -> tuple[type[BaseException], ...]:
-    from delta.exceptions import (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        MetadataChangedException,
-        ProtocolChangedException,
-    )
+_CONFLICT_NAMES = (
+    "ConcurrentAppendException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+)
 
-    return (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        MetadataChangedException,
-        ProtocolChangedException,
-    )
+
+def is_conflict(exc: BaseException) -> bool:
+    """True for Delta's concurrent-commit errors, whether pyspark converted them or left a Py4JJavaError."""
+    return bool(_conflict_name(exc))
+
+
+def _conflict_name(exc: BaseException) -> str:
+    if type(exc).__name__ in _CONFLICT_NAMES:
+        return type(exc).__name__
+    java = getattr(exc, "java_exception", None)
+    head = str(java.toString()) if java is not None else ""
+    return next((name for name in _CONFLICT_NAMES if f".{name}" in head), "")
 
 
 def _retry_conflicts(action: Callable[[], None], what: str) -> None:
@@ -207,16 +210,18 @@ def _retry_conflicts(action: Callable[[], None], what: str) -> None:
     Raises:
         LedgerError: the write still conflicted after every attempt.
     """
-    conflicts = _conflicts()
     for attempt in range(1, _MERGE_ATTEMPTS + 1):
         try:
             action()
             return
-        except conflicts as exc:
+        except Exception as exc:
+            name = _conflict_name(exc)
+            if not name:
+                raise
             if attempt == _MERGE_ATTEMPTS:
                 raise LedgerError(
                     f"{what}: another writer kept committing to the same Delta table "
-                    f"({type(exc).__name__} {_MERGE_ATTEMPTS} times); re-run with the same arguments to resume"
+                    f"({name} {_MERGE_ATTEMPTS} times); re-run with the same arguments to resume"
                 ) from exc
-            log.info("concurrent Delta commit during %s (attempt %d): %s; retrying", what, attempt, type(exc).__name__)
+            log.info("concurrent Delta commit during %s (attempt %d): %s; retrying", what, attempt, name)
             time.sleep(conflict_backoff(attempt))
