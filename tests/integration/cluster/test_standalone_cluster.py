@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,17 @@ def deployed(make_emulator):
         "tickets", "prod", kind="single", texts=[d.text for d in TRAIN], labels=[d.labels for d in TRAIN]
     )
     return emulator
+
+
+@pytest.fixture
+def reaper() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Runs a test started: any still running when it ends (a failed assertion) are killed."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _finish(proc: subprocess.Popen[bytes], log: Path) -> str:
@@ -123,7 +135,9 @@ def _committed_versions(tables: Path) -> int:
     return max(0, len(list((tables / JOBS / "_delta_log").glob("*.json"))) - 1)
 
 
-def test_a_lost_executor_costs_a_task_retry_not_the_run(cluster: Cluster, deployed, spark, tmp_path: Path) -> None:
+def test_a_lost_executor_costs_a_task_retry_not_the_run(
+    cluster: Cluster, deployed, spark, tmp_path: Path, reaper
+) -> None:
     corpus = write_corpus(tmp_path / "corpus", DOCS, seed=32)
     # One streaming task: the executor to kill is the one running it (see the README on lost executors).
     config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500, wave_jobs=16, tasks=1)
@@ -131,6 +145,7 @@ def test_a_lost_executor_costs_a_task_retry_not_the_run(cluster: Cluster, deploy
     log = tmp_path / "run.log"
     before = deployed.stats()["submits"]
     proc = submit(cluster, config, corpus, tables, "lost-executor", deployed.key, log)
+    reaper.append(proc)
     app = _app_id(cluster, "ctc-lost-executor", proc, log)
     deadline = time.monotonic() + RUN_SECONDS
     while _committed_versions(tables) < 1 or deployed.stats()["submits"] - before < 20:
@@ -154,13 +169,14 @@ def test_a_lost_executor_costs_a_task_retry_not_the_run(cluster: Cluster, deploy
     assert batches <= submits <= batches + 16, f"{submits} submits for {batches} batches"
 
 
-def test_overlapping_runs_end_cleanly(cluster: Cluster, deployed, spark, tmp_path: Path) -> None:
+def test_overlapping_runs_end_cleanly(cluster: Cluster, deployed, spark, tmp_path: Path, reaper) -> None:
     corpus = write_corpus(tmp_path / "corpus", DOCS, seed=33)
     config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500)
     tables = tmp_path / "tables"
     logs = {name: tmp_path / f"{name}.log" for name in ("first", "waiting", "refused")}
     before = deployed.stats()["submits"]
     first = submit(cluster, config, corpus, tables, "first", deployed.key, logs["first"])
+    reaper.append(first)
     deadline = time.monotonic() + RUN_SECONDS
     while deployed.stats()["submits"] - before < 10:  # the first run holds the lease and is mid-stream
         assert first.poll() is None, f"the first run ended early: {logs['first'].read_text()[-3000:]}"
@@ -169,6 +185,7 @@ def test_overlapping_runs_end_cleanly(cluster: Cluster, deployed, spark, tmp_pat
     waiting = submit(cluster, config, corpus, tables, "waiting", deployed.key, logs["waiting"], "--wait")
     # A third run on the same tables, from a local master (the cluster's cores are taken): it refuses at once.
     refused = submit(cluster, config, corpus, tables, "refused", deployed.key, logs["refused"], master="local[2]")
+    reaper.extend([waiting, refused])
     out = _finish(refused, logs["refused"])
     assert refused.returncode == 1, out[-3000:]
     errors = [line for line in out.splitlines() if line.startswith("jobs/classify.py: error:")]
