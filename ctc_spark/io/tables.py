@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -232,9 +233,21 @@ _CONFLICT_NAMES = (
 
 
 def is_conflict(exc: BaseException) -> bool:
-    """Whether `exc` is Delta's concurrent-commit conflict, as classic PySpark or Spark Connect raises it."""
-    text = f"{type(exc).__name__} {getattr(exc, 'getErrorClass', lambda: '')() or ''} {str(exc)[:2000]}"
-    return any(name in text for name in _CONFLICT_NAMES)
+    """True for Delta's concurrent-commit errors: converted by pyspark, left a Py4JJavaError, or from Spark Connect."""
+    return bool(_conflict_name(exc))
+
+
+def _conflict_name(exc: BaseException) -> str:
+    if type(exc).__name__ in _CONFLICT_NAMES:
+        return type(exc).__name__
+    java = getattr(exc, "java_exception", None)
+    text = str(java.toString()) if java is not None else ""
+    condition = getattr(exc, "getCondition", None)
+    if callable(condition):
+        with contextlib.suppress(Exception):  # a pyspark error without a condition
+            text += f" {condition() or ''}"
+    text += f" {str(exc)[:2000]}"
+    return next((name for name in _CONFLICT_NAMES if name in text), "")
 
 
 def _retry_conflicts(action: Callable[[], object], what: str) -> None:
@@ -250,12 +263,13 @@ def _retry_conflicts(action: Callable[[], object], what: str) -> None:
             action()
             return
         except Exception as exc:
-            if not is_conflict(exc):
+            name = _conflict_name(exc)
+            if not name:
                 raise
             if attempt == _MERGE_ATTEMPTS:
                 raise LedgerError(
                     f"{what}: another writer kept committing to the same Delta table "
-                    f"({type(exc).__name__} {_MERGE_ATTEMPTS} times); re-run with the same arguments to resume"
+                    f"({name} {_MERGE_ATTEMPTS} times); re-run with the same arguments to resume"
                 ) from exc
-            log.info("concurrent Delta commit during %s (attempt %d): %s; retrying", what, attempt, type(exc).__name__)
+            log.info("concurrent Delta commit during %s (attempt %d): %s; retrying", what, attempt, name)
             time.sleep(conflict_backoff(attempt))

@@ -42,3 +42,30 @@ def test_conflict_backoff_grows_and_is_capped() -> None:
     for attempt in range(1, 12):
         wait = conflict_backoff(attempt, base=0.25, cap=8.0)
         assert 0.0 <= wait <= min(8.0, 0.25 * 2 ** (attempt - 1))
+
+
+class _JavaError(Exception):
+    """Stands in for py4j's Py4JJavaError: pyspark leaves Delta's conflicts unconverted on some paths."""
+
+    def __init__(self, java_text: str) -> None:
+        super().__init__("An error occurred while calling o164.execute.")
+        self.java_exception = _JavaText(java_text)
+
+
+class _JavaText:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def toString(self) -> str:
+        return self.text
+
+
+def test_delta_conflicts_are_recognised_converted_or_not() -> None:
+    from ctc_spark.io.tables import is_conflict
+
+    raw = _JavaError("io.delta.exceptions.ConcurrentAppendException: [DELTA_CONCURRENT_APPEND] Files were added")
+    assert is_conflict(raw)
+    assert not is_conflict(_JavaError("org.apache.spark.SparkException: Job aborted"))
+    assert not is_conflict(ValueError("ConcurrentAppendException in a message is not enough"))
+    converted = type("ConcurrentTransactionException", (Exception,), {})("x")
+    assert is_conflict(converted)
