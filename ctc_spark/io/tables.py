@@ -241,13 +241,22 @@ def _conflict_name(exc: BaseException) -> str:
     if type(exc).__name__ in _CONFLICT_NAMES:
         return type(exc).__name__
     java = getattr(exc, "java_exception", None)
-    text = str(java.toString()) if java is not None else ""
-    condition = getattr(exc, "getCondition", None)
-    if callable(condition):
-        with contextlib.suppress(Exception):  # a pyspark error without a condition
-            text += f" {condition() or ''}"
-    text += f" {str(exc)[:2000]}"
+    text = str(java.toString()) if java is not None else _spark_error_text(exc)
     return next((name for name in _CONFLICT_NAMES if name in text), "")
+
+
+def _spark_error_text(exc: BaseException) -> str:
+    """A Spark error's condition and message (how Spark Connect reports Delta's conflicts); "" for other errors."""
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:
+        return ""
+    if not isinstance(exc, PySparkException):
+        return ""
+    condition = ""
+    with contextlib.suppress(Exception):  # an error raised without a condition
+        condition = exc.getCondition() or ""
+    return f"{condition} {str(exc)[:2000]}"
 
 
 def _retry_conflicts(action: Callable[[], object], what: str) -> None:

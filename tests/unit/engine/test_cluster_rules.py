@@ -69,3 +69,12 @@ def test_delta_conflicts_are_recognised_converted_or_not() -> None:
     assert not is_conflict(ValueError("ConcurrentAppendException in a message is not enough"))
     converted = type("ConcurrentTransactionException", (Exception,), {})("x")
     assert is_conflict(converted)
+
+
+def test_delta_conflicts_are_recognised_as_spark_connect_reports_them() -> None:
+    from pyspark.errors import PySparkException
+
+    from ctc_spark.io.tables import is_conflict
+
+    assert is_conflict(PySparkException(message="[DELTA_CONCURRENT_APPEND] Files were added to the root of the table"))
+    assert not is_conflict(PySparkException(message="[TABLE_OR_VIEW_NOT_FOUND] The table cannot be found"))
