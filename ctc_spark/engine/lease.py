@@ -3,13 +3,16 @@
 A run takes the lease before it plans and gives it back when it ends. A second run on the same tables,
 project and deployment refuses at once with `RunInProgressError` (naming the holder and its start time), or
 with `wait` polls until the lease is free. A lease whose heartbeat is older than `stale_seconds` belongs to a
-run that died without releasing it, and is taken over. The lease is a MERGE on `lease_key`, so two runs that
+run that died without releasing it, and is taken over; so is, at once, a lease whose holder ran on this host
+in a process that no longer exists (a killed run re-run on the same machine need not wait for the heartbeat to
+go stale). The lease is a MERGE on `lease_key`, so two runs that
 race for it conflict in Delta and exactly one wins; runs on other projects or deployments never wait.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql.types import StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from ctc_spark.errors import RunInProgressError
 from ctc_spark.io.tables import TableLocation, delete_rows, ensure_table, merge_rows, read_table
@@ -26,7 +29,16 @@ from ctc_spark.io.tables import TableLocation, delete_rows, ensure_table, merge_
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["HEARTBEAT_SECONDS", "LEASES", "LEASES_SCHEMA", "STALE_SECONDS", "Holder", "RunLease", "lease_key"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "LEASES",
+    "LEASES_SCHEMA",
+    "STALE_SECONDS",
+    "Holder",
+    "RunLease",
+    "holder_is_gone",
+    "lease_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +54,7 @@ LEASES_SCHEMA = StructType(
         StructField("host", StringType()),
         StructField("started_at", TimestampType()),
         StructField("heartbeat_at", TimestampType()),
+        StructField("pid", LongType()),
     ]
 )
 
@@ -53,6 +66,23 @@ class Holder:
     run_id: str
     started_at: datetime
     heartbeat_at: datetime
+    host: str | None = None
+    pid: int | None = None
+
+
+def holder_is_gone(holder: Holder, host: str, pid_alive: Callable[[int], bool]) -> bool:
+    """True when the holder ran on `host` in a process that no longer exists: its lease can be taken at once."""
+    return holder.host == host and holder.pid is not None and not pid_alive(holder.pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def lease_key(project: str, deployment: str) -> str:
@@ -103,6 +133,10 @@ class RunLease:
             holder = self._try_take()
             if holder.run_id == self.run_id:
                 break
+            if holder_is_gone(holder, socket.gethostname(), _pid_alive):
+                log.info("run %s held lease %s in a process that has ended; taking it over", holder.run_id, self.key)
+                self._take_from(holder.run_id)
+                continue
             error = RunInProgressError(
                 f"run {holder.run_id} (started {holder.started_at:%Y-%m-%d %H:%M:%S} UTC) is still classifying "
                 f"{self.key} into {self.tables}; wait for it (--wait) or let it finish",
@@ -147,7 +181,19 @@ class RunLease:
             return self._try_take()
         if row.run_id != self.run_id and row.heartbeat_at is not None:
             log.info("lease %s is held by run %s (heartbeat %s)", self.key, row.run_id, row.heartbeat_at)
-        return Holder(str(row.run_id), _aware(row.started_at), _aware(row.heartbeat_at))
+        pid = int(row.pid) if row.pid is not None else None
+        return Holder(str(row.run_id), _aware(row.started_at), _aware(row.heartbeat_at), row.host, pid)
+
+    def _take_from(self, gone_run: str) -> None:
+        """Replace the lease row of a run whose process has ended (if it is still that run's)."""
+        merge_rows(
+            self.spark,
+            self.tables,
+            LEASES,
+            self._row(self._clock()),
+            ["lease_key"],
+            update_condition=f"t.run_id = '{_quote(gone_run)}'",
+        )
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
@@ -165,7 +211,8 @@ class RunLease:
                 log.warning("lease heartbeat of run %s failed: %s", self.run_id, exc)
 
     def _row(self, now: float) -> Any:
-        row = (self.key, self.run_id, self.project, self.deployment, socket.gethostname(), self._started, _utc(now))
+        host, pid = socket.gethostname(), os.getpid()
+        row = (self.key, self.run_id, self.project, self.deployment, host, self._started, _utc(now), pid)
         return self.spark.createDataFrame([row], LEASES_SCHEMA)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ctc_spark.engine.lease import lease_key
+from ctc_spark.engine.lease import Holder, holder_is_gone, lease_key
 from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
 from ctc_spark.engine.plan_store import PLAN_PREFIX, plan_table_name
 from ctc_spark.io.tables import conflict_backoff
@@ -78,3 +78,14 @@ def test_delta_conflicts_are_recognised_as_spark_connect_reports_them() -> None:
 
     assert is_conflict(PySparkException(message="[DELTA_CONCURRENT_APPEND] Files were added to the root of the table"))
     assert not is_conflict(PySparkException(message="[TABLE_OR_VIEW_NOT_FOUND] The table cannot be found"))
+
+
+def test_a_lease_whose_process_ended_on_this_host_is_taken_at_once() -> None:
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    held = Holder("killed", now, now, host="node-1", pid=4242)
+    assert holder_is_gone(held, "node-1", pid_alive=lambda pid: pid != 4242)
+    assert not holder_is_gone(held, "node-1", pid_alive=lambda pid: True), "a live process keeps its lease"
+    assert not holder_is_gone(held, "node-2", pid_alive=lambda pid: False), "another host's pid says nothing"
+    assert not holder_is_gone(Holder("old", now, now), "node-1", pid_alive=lambda pid: False)
