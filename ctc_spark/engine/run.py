@@ -388,7 +388,8 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
             # join, and unlike a local checkpoint it survives the loss of an executor.
             base = docs if force else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
-            pending = cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id))
+            # A dry run writes nothing, so nothing can move its plan: it stays a plain (lazy) DataFrame.
+            pending = planned if run.dry_run else cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id))
             counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
             resuming = any_open.result()
         todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)

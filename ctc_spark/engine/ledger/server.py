@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -367,12 +368,20 @@ class LedgerService:
 
 
 def _job_fields(j: dict[str, Any]) -> dict[str, Any]:
-    """An executor's job dict as a `jobs` row (timestamps from epoch seconds), without lineage columns."""
-    out = {k: j.get(k) for k in _JOB_FIELDS}
+    """An executor's job dict as a `jobs` row (timestamps from epoch seconds), without lineage columns.
+
+    Enum values (a `JobStatus` handed over in-process by the driver engine) become their plain strings: the JVM
+    cannot unpickle our classes.
+    """
+    out = {k: _plain(j.get(k)) for k in _JOB_FIELDS}
     for key in ("submitted_at", "expires_at"):
         value = out.get(key)
         out[key] = None if value is None else datetime.fromtimestamp(float(value), timezone.utc)
     return out
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
 def merge_results(spark: SparkSession, tables: TableLocation, rows: DataFrame, target: RunTarget) -> None:
