@@ -24,9 +24,9 @@ setup: $(STAMP) $(SDK6_STAMP) $(JARS) $(AZURITE) ## Create .venv (and .venv-sdk6
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# setuptools reports every editable install with an informational BuildBackendWarning; it says nothing here.
+	@# setuptools reports every editable install with an informational BuildBackendWarning; it says nothing here.
 	PYTHONWARNINGS='ignore:Editable installation' $(PIP) install -q -e '.[spark,emulator,train,dev]'
-	# The authoring SDK declares azure-ai-textanalytics>=6.0.0b1; we test with 5.4.0, so skip its deps.
+	@# The authoring SDK declares azure-ai-textanalytics>=6.0.0b1; we test with 5.4.0, so skip its deps.
 	$(PIP) install -q --no-deps 'azure-ai-textanalytics-authoring==1.0.0b1'
 	@touch $@
 
