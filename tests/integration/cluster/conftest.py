@@ -41,7 +41,14 @@ class Cluster:
 
     def executor_pids(self, app_id: str | None = None) -> list[int]:
         """The executor JVMs (children of our workers), found by their working directory under `home`."""
-        pids = []
+        return sorted(pid for pid, _ in self._executors(app_id))
+
+    def executor_workers(self, app_id: str | None = None) -> set[str]:
+        """The workers (their work-dir names) that run an executor of the application now."""
+        return {worker for _, worker in self._executors(app_id)}
+
+    def _executors(self, app_id: str | None) -> list[tuple[int, str]]:
+        found = []
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
@@ -52,8 +59,8 @@ class Cluster:
                 continue
             ours = cwd.startswith(str(self.home)) and "CoarseGrainedExecutorBackend" in cmdline
             if ours and (app_id is None or app_id in cmdline):
-                pids.append(int(proc.name))
-        return sorted(pids)
+                found.append((int(proc.name), Path(cwd).relative_to(self.home).parts[0]))
+        return found
 
 
 def _log_match(path: Path, pattern: str, proc: subprocess.Popen[bytes]) -> str:
