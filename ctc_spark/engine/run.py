@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -185,31 +186,35 @@ def run_classification(
         max_text_records=max_text_records,
     )
     run.summary.skip_by, run.summary.dry_run = run.skip_by, dry_run
-    pool = ThreadPoolExecutor(1, thread_name_prefix="ctc-runs")
+    from pyspark import StorageLevel
+
+    docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source)
+    # Serverless has no caching API: under Spark Connect the input is read again instead of persisted.
+    docs = docs if is_connect(spark) else docs.persist(StorageLevel.MEMORY_AND_DISK)
+    lease = None if dry_run else RunLease(spark, location, project, deployment, run.summary.run_id)  # type: ignore[arg-type]
+    pool = ThreadPoolExecutor(4, thread_name_prefix="ctc-open")
     try:
-        _open(run, pool)
-        if dry_run:  # reads only: no lease, no runs row
-            _execute(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+        _open(run, pool, docs, lease, source=source, wait=wait)
+        if lease is None:  # a dry run reads only: no lease, no runs row
+            _execute(run, docs, force=force)
             run.summary.duration_seconds = time.monotonic() - run.started
             return run.summary
-        lease = RunLease(spark, location, project, deployment, run.summary.run_id)  # type: ignore[arg-type]
-        lease.acquire(wait=wait, progress=run.progress)
         try:
-            return _run_leased(run, pool, df, force=force, id_col=id_col, text_col=text_col, source=source)
+            return _run_leased(run, pool, docs, force=force)
         finally:
             lease.release()
     finally:
         pool.shutdown(wait=False)
+        if not is_connect(spark):
+            docs.unpersist()
 
 
-def _run_leased(
-    run: _Run, pool: ThreadPoolExecutor, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str
-) -> RunSummary:
+def _run_leased(run: _Run, pool: ThreadPoolExecutor, docs: DataFrame, *, force: bool) -> RunSummary:
     """The run under its lease: a `runs` row opened, the classification, the row closed as it ended."""
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
     opened = pool.submit(_record_run, run, "running")
     try:
-        service = _execute(run, df, force=force, id_col=id_col, text_col=text_col, source=source)
+        service = _execute(run, docs, force=force)
         assert service is not None
         opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
@@ -297,24 +302,41 @@ def classify(
     return joined.drop("__ctc_key", "__ctc_doc_id")
 
 
-def _open(run: _Run, pool: ThreadPoolExecutor) -> None:
-    """Read the deployment's model (in `pool`) while the tables are created and evolved (not in a dry run)."""
+def _open(
+    run: _Run, pool: ThreadPoolExecutor, docs: DataFrame, lease: RunLease | None, *, source: str, wait: bool
+) -> None:
+    """Four independent steps at once: the deployment's model, the input's ids, the tables and the lease.
+
+    None of them depends on another (the lease table is the lease's own), so a run pays the slowest of them
+    instead of their sum. A dry run (`lease` None) creates nothing: only the model and the ids. When one step
+    fails, the others are waited for, a lease taken is given back, and the first failure is raised, in the
+    order model, ids, tables, lease.
+
+    Raises:
+        CTCError: the model read was refused. InputError: null or duplicate ids. RunInProgressError: the lease.
+    """
+    svc = run.settings.service
+    steps = {
+        "model": pool.submit(
+            _timed, run, "model", read_deployment_model, svc, run.project, run.deployment, skip_by=run.skip_by
+        ),
+        "ids": pool.submit(_timed, run, "ids", check_unique_ids, docs, source=source),
+    }
+    if lease is not None:
+        steps["tables"] = pool.submit(_timed, run, "tables", _ensure_tables, run)
+        steps["lease"] = pool.submit(_timed, run, "lease", lease.acquire, wait=wait, progress=run.progress)
+    futures.wait(steps.values())
+    failures = [e for e in (f.exception() for f in steps.values()) if e is not None]
+    if failures:
+        if lease is not None and steps["lease"].exception() is None:
+            lease.release()
+        raise failures[0]
+    run.model = steps["model"].result()
     s = run.summary
-    model = pool.submit(
-        _timed,
-        run,
-        "model",
-        read_deployment_model,
-        run.settings.service,
-        run.project,
-        run.deployment,
-        skip_by=run.skip_by,
-    )
-    if not run.dry_run:
-        _timed(run, "tables", _ensure_tables, run)
-        log.info("tables ready at %s in %.1fs", run.tables, time.monotonic() - run.started)
-    run.model = model.result()
     s.model_label, s.model_id = run.model.label, run.model.model_id
+    s.input_docs = steps["ids"].result()
+    if lease is not None:
+        log.info("tables ready and lease taken at %s in %.1fs", run.tables, time.monotonic() - run.started)
 
 
 def _ensure_tables(run: _Run) -> None:
@@ -363,33 +385,30 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
 
 
-def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: str, source: str) -> LedgerService | None:
-    """Plan, stream and reconcile; returns the ledger service, whose last job states may still be committing.
-
-    A dry run returns None once the plan is counted.
+def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None:
+    """Plan, stream and reconcile `docs` (normalised, ids checked); returns the ledger service, whose last job
+    states may still be committing. A dry run returns None once the plan is counted.
     """
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     t0 = time.monotonic()
     s = run.summary
-    docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source)
-    # Serverless has no caching API: under Spark Connect the input is read again instead of persisted.
-    docs = docs if is_connect(run.spark) else docs.persist(StorageLevel.MEMORY_AND_DISK)
     service: LedgerService | None = None
     cleanup = contextlib.ExitStack()
     try:
-        s.input_docs = check_unique_ids(docs, source=source)
-        t_ids = time.monotonic()
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
-            # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip join.
+            # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip check.
             any_open = pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
-            # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
-            # join, and unlike a local checkpoint it survives the loss of an executor.
-            base = docs if force else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")
+            done = None if force else _done(run)
+            skipping = done is not None and bool(done.limit(1).count())
+            base = docs.join(done, ["doc_id", "text_sha256"], "left_anti") if done is not None and skipping else docs
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
-            # A dry run writes nothing, so nothing can move its plan: it stays a plain (lazy) DataFrame.
-            pending = planned if run.dry_run else cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id))
+            # A plan that skips is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run
+            # the skip join, and unlike a local checkpoint it survives the loss of an executor. A plan that
+            # skips nothing depends on the input alone (recomputed from it after an executor loss) and a dry
+            # run writes nothing: those stay plain (lazy) DataFrames.
+            frozen = skipping and not run.dry_run
+            pending = cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id)) if frozen else planned
             counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
             resuming = any_open.result()
         todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)
@@ -398,7 +417,7 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")
         resumed = [r.asDict() for r in _open_jobs(run, valid).collect()] if resuming and todo > invalid else []
         s.resumed_jobs = len(resumed)
-        log.info("planned run %s in %.1fs (ids %.1fs)", s.run_id, time.monotonic() - t0, t_ids - t0)
+        log.info("planned run %s in %.1fs", s.run_id, time.monotonic() - t0)
         run.progress(
             f"run {s.run_id}: {s.input_docs} documents, {s.skipped_docs} already done, {invalid} invalid, "
             f"{len(resumed)} open jobs to resume"
@@ -423,8 +442,6 @@ def _execute(run: _Run, df: DataFrame, *, force: bool, id_col: str, text_col: st
         raise
     finally:
         cleanup.close()
-        if not is_connect(run.spark):
-            docs.unpersist()
 
 
 def _preview(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, todo: int, invalid: int) -> None:

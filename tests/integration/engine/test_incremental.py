@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 FAST_LATENCY = {"queue_seconds": 0.05, "per_document_seconds": 0.002, "spread": 0.2}
 NEW_COLUMNS = ("model_label", "model_id")
-STEPS = {"tables", "model", "planning", "first_call", "streaming", "reconciliation", "recording"}
+STEPS = {"model", "ids", "tables", "lease", "planning", "first_call", "streaming", "reconciliation", "recording"}
 
 
 def _settings(server, azurite) -> Settings:
