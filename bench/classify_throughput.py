@@ -194,7 +194,7 @@ def main() -> None:
                     run_id=f"warmup-{cpm}",
                 )
             before = _stats(endpoints)
-            start = time.monotonic()
+            start, cpu = time.monotonic(), time.process_time()
             summary = run_classification(
                 spark.read.parquet(corpus),
                 project="bench",
@@ -205,7 +205,7 @@ def main() -> None:
                 run_id=f"bench-{cpm}",
                 progress=lambda msg: print(msg, flush=True),
             )
-            wall = time.monotonic() - start
+            wall, cpu = time.monotonic() - start, time.process_time() - cpu
             after = _stats(endpoints)
             jobs = after["jobs_submitted"] - before["jobs_submitted"]
             calls = (after["submits"] - before["submits"]) + (after["polls"] - before["polls"])
@@ -229,7 +229,8 @@ def main() -> None:
                 f"breakdown: planning {summary.planning_seconds:.1f} s, classify phase {summary.service_seconds:.1f} s, "
                 f"reconcile and record {wall - summary.planning_seconds - summary.service_seconds:.1f} s; "
                 f"{summary.tasks} streaming task(s), {summary.commits} ledger commits; "
-                f"{calls / max(1e-9, summary.service_seconds):.1f} calls/s; driver peak RSS {_peak_rss_mb():.0f} MB",
+                f"{calls / max(1e-9, summary.service_seconds):.1f} calls/s; driver process CPU {cpu:.1f} s "
+                f"({calls / max(1e-9, cpu):.0f} calls per CPU-second); driver peak RSS {_peak_rss_mb():.0f} MB",
                 flush=True,
             )
             rows.append(row)

@@ -1,6 +1,7 @@
 """Memory benchmark: peak RSS of the driver (Python and its JVM) and of one Python worker, per corpus size.
 
     nice .venv/bin/python bench/memory.py --docs 10000 100000
+    nice .venv/bin/python bench/memory.py --docs 10000 100000 --remote 'local[2]'   # the driver engine
 
 Each size runs in its own child process (local[2], the emulator in a third process with its quota off), so
 one size's peak cannot leak into the next. A sampler reads /proc every 0.2 s: the child's own VmHWM, its JVM's,
@@ -64,14 +65,16 @@ def _sample(root: int, peaks: dict[str, float], stop: threading.Event) -> None:
                 peaks["python_worker"] = max(peaks["python_worker"], _hwm_mb(pid))
 
 
-def _child(docs: int, work: Path, endpoint: str, key: str) -> None:
+def _child(docs: int, work: Path, endpoint: str, key: str, remote: str) -> None:
     from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, Settings, SparkSettings
     from ctc_spark.engine.run import run_classification
     from ctc_spark.io.session import get_spark
     from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
 
     conf = (("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "2"), ("spark.driver.memory", "2g"))
-    spark = get_spark(SparkSettings(master="local[2]", conf=conf))
+    if remote:
+        os.environ["SPARK_TESTING"] = "1"  # a local Connect server on an ephemeral port
+    spark = get_spark(SparkSettings(master="local[2]", conf=conf, remote=remote))
     corpus = str(work / f"corpus-{docs}")
     for start in range(0, docs, 20_000):  # written in slices: the corpus itself never sits in the driver whole
         part = generate_corpus(min(20_000, docs - start), n_classes=10, seed=start, id_prefix=f"m{start}")
@@ -90,8 +93,9 @@ def _child(docs: int, work: Path, endpoint: str, key: str) -> None:
     spark.stop()
 
 
-def _measure(docs: int, work: Path, target: dict[str, str]) -> dict[str, float]:
+def _measure(docs: int, work: Path, target: dict[str, str], remote: str) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", str(docs), "--work", str(work), "--target", json.dumps(target)]
+    cmd += ["--remote", remote]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peaks = {"driver_python": 0.0, "driver_jvm": 0.0, "python_worker": 0.0}
     stop = threading.Event()
@@ -112,11 +116,12 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--remote", default="", help="a Spark Connect URL or local[N]: the driver engine")
     args = parser.parse_args()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if args.child:
         target = json.loads(args.target)
-        _child(args.child, Path(args.work), target["endpoint"], target["key"])
+        _child(args.child, Path(args.work), target["endpoint"], target["key"], args.remote)
         return
     work = Path(tempfile.mkdtemp(prefix="ctc-memory-"))
     ready = work / "ready.json"
@@ -144,7 +149,7 @@ def main() -> None:
         print("| documents | driver Python peak RSS | driver JVM peak RSS | largest Python worker peak RSS | run |")
         print("|---|---|---|---|---|")
         for docs in args.docs:
-            m = _measure(docs, work, target)
+            m = _measure(docs, work, target, args.remote)
             print(
                 f"| {docs:,} | {m['driver_python']:.0f} MB | {m['driver_jvm']:.0f} MB | "
                 f"{m['python_worker']:.0f} MB | {m['succeeded']:,} classified in {m['seconds']:.0f} s |",

@@ -50,10 +50,13 @@ def _stats(endpoint: str) -> dict[str, int]:
     return dict(httpx.get(f"{endpoint}/emulator/stats", timeout=10).json())
 
 
-def _ctc_spark(target: dict[str, str], cpm: int, corpus: Path, work: Path) -> tuple[list[str], dict[str, str]]:
+def _ctc_spark(
+    target: dict[str, str], cpm: int, corpus: Path, work: Path, engine: str
+) -> tuple[list[str], dict[str, str]]:
     config = work / "ctc-spark.toml"
     config.write_text(
         f'[service]\nendpoint = "{target["endpoint"]}"\nkey = "{target["key"]}"\ncalls_per_minute = {cpm}\n'
+        f'[engine]\nengine = "{engine}"\n'
     )
     jars = ",".join(str(p) for p in sorted((REPO / ".jars").glob("*.jar")))
     cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", jars]
@@ -101,6 +104,9 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="+", default=["ctc-spark", "synapseml-tuned", "synapseml-defaults", "sdk-mapinpandas"]
     )
+    parser.add_argument(
+        "--ctc-engine", default="auto", choices=("auto", "driver", "executors"), help="ctc-spark's [engine] engine"
+    )
     args = parser.parse_args()
     if any(s.startswith("synapseml") for s in args.only) and not PEERS_PY.exists():
         raise SystemExit("bench/.venv-peers is missing: run `make bench-peers` first")
@@ -117,7 +123,7 @@ def main() -> None:
         try:
             env = dict(os.environ)
             if name == "ctc-spark":
-                cmd, env = _ctc_spark(target, args.cpm, corpus, work)
+                cmd, env = _ctc_spark(target, args.cpm, corpus, work, args.ctc_engine)
             elif name.startswith("synapseml"):
                 cmd = _synapseml(target, corpus, work, tuned=name.endswith("tuned"))
             else:

@@ -16,20 +16,29 @@ import contextlib
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import BatchSettings, EngineSettings, ServiceSettings
 from ctc_spark.engine.executor import ExecutorPlan, drive_rows, window_size
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
+from ctc_spark.service.transport import MAX_CONNECTIONS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from ctc_spark.engine.ledger.server import LedgerService
 
-__all__ = ["ENGINES", "InProcessLink", "Prefetcher", "drive_batches", "driver_plan", "select_engine"]
+__all__ = [
+    "ENGINES",
+    "InProcessLink",
+    "Prefetcher",
+    "drive_batches",
+    "driver_concurrency",
+    "driver_plan",
+    "select_engine",
+]
 
 ENGINES = ("auto", "driver", "executors")
 _BUFFER_BATCHES = 2000  # packed batches read ahead of the scheduler: ~50,000 documents at most in memory
@@ -80,14 +89,23 @@ def driver_plan(
         show_stats=batch.show_stats,
         logging_opt_out=batch.logging_opt_out,
         expected_latency=expected,
-        # Requests in flight: about two seconds of the whole quota, so slow answers never idle the bucket.
-        concurrency=max(32, math.ceil(2 * sum(shares))),
+        concurrency=driver_concurrency(shares),
         max_in_flight=window_size(sum(shares), expected),
         max_uncommitted=max(1, engine.max_uncommitted_jobs),
         job_deadline_seconds=engine.job_deadline_seconds,
         client_factory=client_factory,
         link_factory=lambda _plan: InProcessLink(ledger),
     )
+
+
+def driver_concurrency(shares: Sequence[float]) -> int:
+    """Requests in flight: about two seconds of the whole quota, so slow answers never idle the bucket, but no
+    more than the resources' HTTP connections (`MAX_CONNECTIONS` each).
+
+    Past the connections the requests only queue inside httpx, whose pool scans its queue on every request: at
+    60,000 calls/min two thousand queued requests spun the driver at 100% CPU making almost no calls.
+    """
+    return max(32, min(MAX_CONNECTIONS * max(1, len(shares)), math.ceil(2 * sum(shares))))
 
 
 def drive_batches(frame: DataFrame, plan: ExecutorPlan, *, buffer: int = _BUFFER_BATCHES) -> list[dict[str, Any]]:

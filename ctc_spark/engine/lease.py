@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from ctc_spark.errors import RunInProgressError
-from ctc_spark.io.tables import TableLocation, delete_rows, ensure_table, merge_rows, read_table
+from ctc_spark.io.tables import (
+    TableLocation,
+    create_table_with_rows,
+    delete_rows,
+    merge_rows,
+    read_table,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -117,6 +123,7 @@ class RunLease:
         self._started = _utc(clock())
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self.first_ever = False  # set by `acquire`: this run created the leases table holding its own lease
 
     def __repr__(self) -> str:
         return f"RunLease({self.key!r}, run_id={self.run_id!r})"
@@ -127,9 +134,12 @@ class RunLease:
         Raises:
             RunInProgressError: another live run holds it and `wait` is false.
         """
-        ensure_table(self.spark, self.tables, LEASES, LEASES_SCHEMA)
+        # The first run on a tables location creates the leases table with its own row in it: Delta commits
+        # version 0 once, so of runs racing here exactly one holds the lease, and no run ever held one before.
+        # Otherwise the table exists (found, or created by the racer that won) and the lease is a MERGE.
+        self.first_ever = create_table_with_rows(self.spark, self.tables, LEASES, self._row(self._clock()))
         announced = False
-        while True:
+        while not self.first_ever:
             holder = self._try_take()
             if holder.run_id == self.run_id:
                 break

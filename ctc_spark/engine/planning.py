@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ __all__ = [
     "with_prevalidation",
 ]
 
+_PACK_CHUNK = 2_000  # packed batches per DataFrame a packing worker yields (about 50,000 documents)
 BATCH_SCHEMA = (
     "batch_id STRING, doc_ids ARRAY<STRING>, texts ARRAY<STRING>, text_sha256s ARRAY<STRING>, "
     "n_chars LONG, resource STRING"
@@ -110,19 +112,26 @@ def pack_frame(
     scope: str,
     resources: Sequence[ResourceSettings],
 ) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: pack one partition's (sorted) documents into batches."""
+    """mapInPandas body: pack one partition's (sorted) documents into batches, yielded a chunk at a time.
+
+    Documents stream in and batches stream out in chunks of `_PACK_CHUNK`, so a worker holds one input Arrow
+    batch and one chunk of packed batches whatever the partition's size.
+    """
     import pandas as pd
 
     docs = (PlannedDoc(r.doc_id, r.text, r.text_sha256) for f in frames for r in f.itertuples(index=False))
-    rows = [
-        (
-            b.batch_id,
-            [d.id for d in b.docs],
-            [d.text for d in b.docs],
-            [d.sha256 for d in b.docs],
-            b.chars,
-            assign_resource(b.batch_id, resources),
-        )
-        for b in pack(docs, max_docs=max_docs, max_chars=max_chars, scope=scope)
-    ]
-    yield pd.DataFrame(rows, columns=["batch_id", "doc_ids", "texts", "text_sha256s", "n_chars", "resource"])
+    batches = pack(docs, max_docs=max_docs, max_chars=max_chars, scope=scope)
+    columns = ["batch_id", "doc_ids", "texts", "text_sha256s", "n_chars", "resource"]
+    while chunk := list(itertools.islice(batches, _PACK_CHUNK)):
+        rows = [
+            (
+                b.batch_id,
+                [d.id for d in b.docs],
+                [d.text for d in b.docs],
+                [d.sha256 for d in b.docs],
+                b.chars,
+                assign_resource(b.batch_id, resources),
+            )
+            for b in chunk
+        ]
+        yield pd.DataFrame(rows, columns=columns)

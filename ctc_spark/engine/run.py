@@ -108,6 +108,8 @@ class _Run:
     skip_by: SkipBy = "text+model"
     dry_run: bool = False
     max_text_records: int | None = None
+    fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
+    opened: futures.Future[None] | None = None  # the `runs` row of a running run: committed before any job id
     model: DeploymentModel = field(default_factory=DeploymentModel)
     started: float = field(default_factory=time.monotonic)
     started_epoch: float = field(default_factory=time.time)
@@ -212,7 +214,7 @@ def run_classification(
 def _run_leased(run: _Run, pool: ThreadPoolExecutor, docs: DataFrame, *, force: bool) -> RunSummary:
     """The run under its lease: a `runs` row opened, the classification, the row closed as it ended."""
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
-    opened = pool.submit(_record_run, run, "running")
+    opened = run.opened = pool.submit(_record_run, run, "running")
     try:
         service = _execute(run, docs, force=force)
         assert service is not None
@@ -336,14 +338,22 @@ def _open(
     s.model_label, s.model_id = run.model.label, run.model.model_id
     s.input_docs = steps["ids"].result()
     if lease is not None:
+        # Only a lease holder writes `results` and `jobs`: when this run created both and holds the first lease
+        # ever taken on the location, no run has written either, and planning need not read them.
+        run.fresh = lease.first_ever and {ledger.RESULTS, ledger.JOBS} <= steps["tables"].result()
         log.info("tables ready and lease taken at %s in %.1fs", run.tables, time.monotonic() - run.started)
 
 
-def _ensure_tables(run: _Run) -> None:
-    """Create the engine's tables, and add the columns this version writes to tables an older one created."""
-    ledger.ensure_engine_tables(run.spark, run.tables)  # type: ignore[arg-type]
+def _ensure_tables(run: _Run) -> set[str]:
+    """Create the engine's tables, and add the columns this version writes to tables an older one created.
+
+    Returns the tables that did not exist.
+    """
+    created = ledger.ensure_engine_tables(run.spark, run.tables)  # type: ignore[arg-type]
     for name, schema in ((ledger.RESULTS, ledger.RESULTS_SCHEMA), (ledger.RUNS, ledger.RUNS_SCHEMA)):
-        add_missing_columns(run.spark, run.tables, name, schema)  # type: ignore[arg-type]
+        if name not in created:
+            add_missing_columns(run.spark, run.tables, name, schema)  # type: ignore[arg-type]
+    return created
 
 
 def _timed(run: _Run, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -398,8 +408,8 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
             # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip check.
-            any_open = pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
-            done = None if force else _done(run)
+            any_open = None if run.fresh else pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
+            done = None if force or run.fresh else _done(run)
             skipping = done is not None and bool(done.limit(1).count())
             base = docs.join(done, ["doc_id", "text_sha256"], "left_anti") if done is not None and skipping else docs
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
@@ -410,7 +420,7 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
             frozen = skipping and not run.dry_run
             pending = cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id)) if frozen else planned
             counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
-            resuming = any_open.result()
+            resuming = any_open is not None and any_open.result()
         todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)
         s.skipped_docs = s.input_docs - todo
         run.pack_docs = todo - invalid
@@ -648,7 +658,8 @@ def _stream(
         address = _ledger_address(run)
         service = LedgerService(run.spark, run.tables, target, host=address.advertised, bind=address.bind)  # type: ignore[arg-type]
     service.expected_docs = sent
-    service.start(serve=not on_driver)  # the driver engine calls the service in-process: no socket
+    # The driver engine calls the service in-process: no socket. No job id is committed before the `runs` row.
+    service.start(serve=not on_driver, before_jobs=run.opened.result if run.opened else None)
     outputs: list[Any] = []
     launched = time.time()
     failure: BaseException | None = None

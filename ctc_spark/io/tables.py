@@ -23,6 +23,7 @@ __all__ = [
     "TableLocation",
     "append_rows",
     "conflict_backoff",
+    "create_table_with_rows",
     "delete_rows",
     "ensure_table",
     "is_conflict",
@@ -109,14 +110,39 @@ def ensure_table(
     schema: StructType,
     *,
     partition_by: Sequence[str] = (),
-) -> None:
-    """Create the Delta table with `schema` unless it exists (idempotent)."""
+) -> bool:
+    """Create the Delta table with `schema` unless it exists (idempotent); True when it did not exist.
+
+    Two callers racing to create the same table may both get True: both found it missing, and it is empty.
+    """
+    if table_exists(spark, location, table):
+        return False
     if location.is_metastore:
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
     writer = spark.createDataFrame([], schema).write.format("delta").mode("ignore")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     _retry_conflicts(lambda: _save(writer, location, table), f"create {table}")
+    return True
+
+
+def create_table_with_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> bool:
+    """Create the Delta table holding `rows` unless it exists; True only for the call that created it.
+
+    Delta commits a table's version 0 once: of callers racing to create it, exactly one gets True, and the
+    others (like any caller that finds the table there) get False with nothing written.
+    """
+    if table_exists(spark, location, table):
+        return False
+    if location.is_metastore:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
+    try:
+        _save(rows.write.format("delta").mode("error"), location, table)  # "errorifexists": not in Connect
+    except Exception:
+        if table_exists(spark, location, table):
+            return False  # another writer committed version 0 first
+        raise
+    return True
 
 
 def read_table(spark: SparkSession, location: TableLocation, table: str) -> DataFrame:

@@ -17,9 +17,12 @@ from ctc_spark.service.models import CallStats
 from ctc_spark.service.retry import RetryPolicy, retry_delay
 from ctc_spark.service.wire import Call, error_from_response
 
-__all__ = ["AsyncSender", "RateLimiter", "SyncSender", "translate"]
+__all__ = ["MAX_CONNECTIONS", "AsyncSender", "RateLimiter", "SyncSender", "translate"]
 
 _USER_AGENT = "ctc-spark/0.1 httpx"
+# Connections per resource of the async client. Keep requests in flight at or below it: httpx queues the rest,
+# and its pool scans that queue on every request, so thousands queued burn the CPU the calls need.
+MAX_CONNECTIONS = 100
 
 
 class RateLimiter(Protocol):
@@ -146,7 +149,7 @@ class AsyncSender(_Sender):
         rand: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(resource, service, stats=stats, credential=credential, policy=policy, rand=rand)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS // 2)
         self.http = httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=limits)
         self.limiter = limiter
 

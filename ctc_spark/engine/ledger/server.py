@@ -121,10 +121,21 @@ class LedgerService:
         return f"http://{self.host}:{port}"
 
     # -- lifecycle ----------------------------------------------------------------------------------
-    def start(self, *, serve: bool = True) -> LedgerService:
-        """Start the writers and, unless `serve` is false (the driver engine calls `handle` itself), the endpoint."""
+    def start(self, *, serve: bool = True, before_jobs: Callable[[], object] | None = None) -> LedgerService:
+        """Start the writers and, unless `serve` is false (the driver engine calls `handle` itself), the endpoint.
+
+        `before_jobs` runs (in the jobs writer) before the first job id is committed; the run passes the wait for
+        its `runs` row, which names the model a resumed run attributes the committed jobs to. If it raises, the
+        service fails as if a commit had.
+        """
+
+        def jobs_loop() -> None:
+            if before_jobs is not None:
+                before_jobs()
+            self._jobs_loop()
+
         self._threads = [
-            threading.Thread(target=self._guard(self._jobs_loop), name="ctc-ledger-jobs", daemon=True),
+            threading.Thread(target=self._guard(jobs_loop), name="ctc-ledger-jobs", daemon=True),
             threading.Thread(target=self._guard(self._results_loop), name="ctc-ledger-results", daemon=True),
         ]
         if serve:

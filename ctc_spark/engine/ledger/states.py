@@ -165,8 +165,11 @@ def next_status(status: str, attempts: int, *, max_attempts: int = MAX_ATTEMPTS)
     raise ValueError(f"unknown job status {status!r}")
 
 
-def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> None:
-    """Create `jobs`, `results` and `runs` (idempotent) and the `result_classes` view for metastore schemas."""
+def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[str]:
+    """Create `jobs`, `results` and `runs` (idempotent) and the `result_classes` view for metastore schemas.
+
+    Returns the names of the tables that did not exist (and so are empty).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from ctc_spark.io.tables import ensure_table
@@ -175,12 +178,12 @@ def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> None:
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
     # Three independent Delta commits: concurrent Spark jobs instead of one after the other.
     with ThreadPoolExecutor(3, thread_name_prefix="ctc-ensure") as pool:
-        done = [
-            pool.submit(ensure_table, spark, location, name, schema)
+        done = {
+            name: pool.submit(ensure_table, spark, location, name, schema)
             for name, schema in ((JOBS, JOBS_SCHEMA), (RESULTS, RESULTS_SCHEMA), (RUNS, RUNS_SCHEMA))
-        ]
-        for f in done:
-            f.result()
+        }
+        created = {name for name, f in done.items() if f.result()}
     if location.is_metastore:
         view = ".".join((location.root, "result_classes"))
         spark.sql(f"CREATE OR REPLACE VIEW {view} AS {classes_query(location.name(RESULTS))}")
+    return created

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from ctc_spark.config import BatchSettings, EngineSettings, ResourceSettings, Secret, ServiceSettings
-from ctc_spark.engine.driver import InProcessLink, Prefetcher, driver_plan, select_engine
+from ctc_spark.engine.driver import InProcessLink, Prefetcher, driver_concurrency, driver_plan, select_engine
 from ctc_spark.errors import ConfigError
+from ctc_spark.service.transport import MAX_CONNECTIONS
 
 
 class _Classic:
@@ -139,5 +140,12 @@ def test_driver_plan_takes_each_resources_full_quota_and_the_whole_uncommitted_b
         ledger=_Ledger(),  # type: ignore[arg-type]
     )
     assert plan.shares == (100.0, 20.0)
-    assert plan.max_uncommitted == 300 and plan.concurrency >= 240
+    assert plan.max_uncommitted == 300 and plan.concurrency == 200  # two seconds of quota, capped by connections
     assert isinstance(plan.link_factory(plan), InProcessLink)  # type: ignore[misc]
+
+
+def test_driver_concurrency_is_two_seconds_of_quota_within_the_connections() -> None:
+    assert driver_concurrency((10.0,)) == 32  # a floor for small quotas
+    assert driver_concurrency((30.0,)) == 60
+    assert driver_concurrency((1000.0,)) == MAX_CONNECTIONS  # 60,000 calls/min: never more than the pool
+    assert driver_concurrency((100.0, 100.0, 100.0)) == 3 * MAX_CONNECTIONS

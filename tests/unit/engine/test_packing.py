@@ -72,3 +72,28 @@ def test_resources_get_batches_in_proportion_to_quota() -> None:
     share_a = picks.count("a") / len(picks)
     assert 0.7 < share_a < 0.8
     assert picks == [assign_resource(f"batch-{i}", resources) for i in range(4000)]
+
+
+def test_pack_frame_streams_chunks_with_the_same_batches_as_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from ctc_spark.config import Secret
+    from ctc_spark.engine import planning
+
+    docs = [PlannedDoc(f"d{i:03d}", f"text {i}", text_sha256(f"text {i}")) for i in range(130)]
+    frames = [
+        pd.DataFrame(
+            {"doc_id": [d.id for d in part], "text": [d.text for d in part], "text_sha256": [d.sha256 for d in part]}
+        )
+        for part in (docs[:70], docs[70:])
+    ]
+    resources = (ResourceSettings("http://127.0.0.1:1", Secret("k"), 1000),)
+    monkeypatch.setattr(planning, "_PACK_CHUNK", 2)
+    out = list(
+        planning.pack_frame(iter(frames), max_docs=25, max_chars=125_000, scope="p/d/single", resources=resources)
+    )
+    whole = list(pack(docs, max_docs=25, max_chars=125_000, scope="p/d/single"))
+    assert [len(f) for f in out] == [2, 2, 2]  # 6 batches, two to a frame: a worker never holds the partition
+    got = pd.concat(out, ignore_index=True)
+    assert list(got["batch_id"]) == [b.batch_id for b in whole]
+    assert [list(ids) for ids in got["doc_ids"]] == [[d.id for d in b.docs] for b in whole]
