@@ -4,7 +4,8 @@
     nice .venv/bin/python bench/memory.py --docs 10000 100000 --remote 'local[2]'   # the driver engine
 
 Each size runs in its own child process (local[2], the emulator in a third process with its quota off), so
-one size's peak cannot leak into the next. A sampler reads /proc every 0.2 s: the child's own VmHWM, its JVM's,
+one size's peak cannot leak into the next; the parent writes the corpus (parquet, with pyarrow) before the
+child starts, so the measured process holds only what the engine holds. A sampler reads /proc every 0.2 s: the child's own VmHWM, its JVM's,
 and the largest VmHWM among the JVM's Python workers. Prints one Markdown table row per size; the figures
 should stay flat as the corpus grows (the driver never collects documents; a worker streams its partition).
 """
@@ -65,21 +66,17 @@ def _sample(root: int, peaks: dict[str, float], stop: threading.Event) -> None:
                 peaks["python_worker"] = max(peaks["python_worker"], _hwm_mb(pid))
 
 
-def _child(docs: int, work: Path, endpoint: str, key: str, remote: str) -> None:
+def _child(docs: int, work: Path, endpoint: str, key: str, remote: str, cpm: int) -> None:
     from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, Settings, SparkSettings
     from ctc_spark.engine.run import run_classification
     from ctc_spark.io.session import get_spark
-    from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
 
     conf = (("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "2"), ("spark.driver.memory", "2g"))
     if remote:
         os.environ["SPARK_TESTING"] = "1"  # a local Connect server on an ephemeral port
     spark = get_spark(SparkSettings(master="local[2]", conf=conf, remote=remote))
-    corpus = str(work / f"corpus-{docs}")
-    for start in range(0, docs, 20_000):  # written in slices: the corpus itself never sits in the driver whole
-        part = generate_corpus(min(20_000, docs - start), n_classes=10, seed=start, id_prefix=f"m{start}")
-        corpus_dataframe(spark, part, kind="single", labelled=False).write.mode("append").parquet(corpus)
-    settings = Settings(service=ServiceSettings(resources=(ResourceSettings(endpoint, Secret(key), 60_000),)))
+    corpus = str(work / f"corpus-{docs}")  # written by the parent: the child holds no document list
+    settings = Settings(service=ServiceSettings(resources=(ResourceSettings(endpoint, Secret(key), cpm),)))
     summary = run_classification(
         spark.read.parquet(corpus),
         project="bench",
@@ -93,9 +90,25 @@ def _child(docs: int, work: Path, endpoint: str, key: str, remote: str) -> None:
     spark.stop()
 
 
-def _measure(docs: int, work: Path, target: dict[str, str], remote: str) -> dict[str, float]:
+def _write_corpus(docs: int, work: Path) -> None:
+    """The corpus as parquet, written here in slices with pyarrow, so the measured process never holds it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ctc_spark.local.corpus import generate_corpus
+
+    folder = work / f"corpus-{docs}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for start in range(0, docs, 20_000):
+        part = generate_corpus(min(20_000, docs - start), n_classes=10, seed=start, id_prefix=f"m{start}")
+        table = pa.table({"id": [d.id for d in part], "text": [d.text for d in part]})
+        pq.write_table(table, folder / f"part-{start:07d}.parquet")
+
+
+def _measure(docs: int, work: Path, target: dict[str, str], remote: str, cpm: int) -> dict[str, float]:
+    _write_corpus(docs, work)
     cmd = [sys.executable, __file__, "--child", str(docs), "--work", str(work), "--target", json.dumps(target)]
-    cmd += ["--remote", remote]
+    cmd += ["--remote", remote, "--cpm", str(cpm)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peaks = {"driver_python": 0.0, "driver_jvm": 0.0, "python_worker": 0.0}
     stop = threading.Event()
@@ -117,11 +130,17 @@ def main() -> None:
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     parser.add_argument("--remote", default="", help="a Spark Connect URL or local[N]: the driver engine")
+    parser.add_argument(
+        "--cpm",
+        type=int,
+        default=6000,
+        help="the resource's quota: the scheduler's window (jobs in flight, with their texts) grows with it",
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if args.child:
         target = json.loads(args.target)
-        _child(args.child, Path(args.work), target["endpoint"], target["key"], args.remote)
+        _child(args.child, Path(args.work), target["endpoint"], target["key"], args.remote, args.cpm)
         return
     work = Path(tempfile.mkdtemp(prefix="ctc-memory-"))
     ready = work / "ready.json"
@@ -149,7 +168,7 @@ def main() -> None:
         print("| documents | driver Python peak RSS | driver JVM peak RSS | largest Python worker peak RSS | run |")
         print("|---|---|---|---|---|")
         for docs in args.docs:
-            m = _measure(docs, work, target, args.remote)
+            m = _measure(docs, work, target, args.remote, args.cpm)
             print(
                 f"| {docs:,} | {m['driver_python']:.0f} MB | {m['driver_jvm']:.0f} MB | "
                 f"{m['python_worker']:.0f} MB | {m['succeeded']:,} classified in {m['seconds']:.0f} s |",

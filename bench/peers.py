@@ -142,7 +142,9 @@ def main() -> None:
         got = _classified(name, done.stdout)
         jobs = after["jobs_submitted"] - before["jobs_submitted"]
         calls = (after["submits"] - before["submits"]) + (after["polls"] - before["polls"])
-        rate = args.docs / wall * 60
+        # A finished run classified the corpus; a stopped one, what the emulator classified before it stopped.
+        finished = args.docs if done.returncode == 0 else after["documents_classified"] - before["documents_classified"]
+        rate = finished / wall * 60
         row = (
             f"| {name} | {wall:.0f} s | {rate:,.0f} | {rate / ideal:.0%} | {calls / max(1, jobs):.2f} | "
             f"{after['throttled'] - before['throttled']} | {jobs} | {got} | exit {done.returncode} |"
