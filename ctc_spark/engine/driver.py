@@ -12,15 +12,13 @@ groups exactly as for the executor engine.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import queue
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import BatchSettings, EngineSettings, ServiceSettings
 from ctc_spark.engine.executor import ExecutorPlan, drive_rows, window_size
+from ctc_spark.engine.prefetch import BUFFER_BATCHES, Prefetcher
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.service.transport import MAX_CONNECTIONS
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ENGINES",
     "InProcessLink",
-    "Prefetcher",
     "drive_batches",
     "driver_concurrency",
     "driver_plan",
@@ -41,8 +38,6 @@ __all__ = [
 ]
 
 ENGINES = ("auto", "driver", "executors")
-_BUFFER_BATCHES = 2000  # packed batches read ahead of the scheduler: ~50,000 documents at most in memory
-_END = object()
 
 
 def select_engine(configured: str, spark: Any) -> str:
@@ -108,7 +103,7 @@ def driver_concurrency(shares: Sequence[float]) -> int:
     return max(32, min(MAX_CONNECTIONS * max(1, len(shares)), math.ceil(2 * sum(shares))))
 
 
-def drive_batches(frame: DataFrame, plan: ExecutorPlan, *, buffer: int = _BUFFER_BATCHES) -> list[dict[str, Any]]:
+def drive_batches(frame: DataFrame, plan: ExecutorPlan, *, buffer: int = BUFFER_BATCHES) -> list[dict[str, Any]]:
     """Stream `frame` (`ACTION_SCHEMA` rows) to the driver and drive every batch; one counter row per resource."""
     source = Prefetcher(frame.toLocalIterator(), buffer)
     source.start()
@@ -142,113 +137,3 @@ class InProcessLink:
     async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         # A commit blocks until the Delta write is durable: off the event loop, as an HTTP request would be.
         return await asyncio.to_thread(self._service.handle, path, body)
-
-
-class Prefetcher:
-    """Reads rows on a thread into a bounded queue; the scheduler takes what is ready without blocking its loop.
-
-    The bound keeps the driver's memory flat whatever the corpus size: the reader waits while the queue is full.
-    """
-
-    def __init__(self, rows: Iterator[Any], buffer: int) -> None:
-        self._rows = rows
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, buffer))
-        self._stop = threading.Event()
-        self._done = False
-        self._failure: BaseException | None = None
-        self._wake: Callable[[], None] = lambda: None
-        self._thread = threading.Thread(target=self._read, name="ctc-prefetch", daemon=True)
-
-    def start(self) -> Prefetcher:
-        self._thread.start()
-        return self
-
-    def bind(self, wake: Callable[[], None]) -> None:
-        """Call `wake` (thread-safe) whenever rows arrive or the input ends."""
-        self._wake = wake
-        wake()
-
-    def take_ready(self, n: int) -> tuple[list[dict[str, Any]], bool]:
-        """Up to `n` rows that are ready now, and whether the input is exhausted.
-
-        Raises:
-            BaseException: whatever reading the input raised (a failed Spark job).
-        """
-        out: list[dict[str, Any]] = []
-        while len(out) < n and not self._done:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _END:
-                self._done = True
-            else:
-                out.append(item)
-        if self._done and self._failure is not None:
-            if out:
-                return out, False  # these rows first; the failure on the next call
-            raise self._failure
-        return out, self._done
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        """Blocking iteration, for a caller without an event loop.
-
-        Raises:
-            StopIteration: the input is exhausted.
-        """
-        if self._done:
-            raise StopIteration
-        item = self._queue.get()
-        if item is _END:
-            self._done = True
-            if self._failure is not None:
-                raise self._failure
-            raise StopIteration
-        result: dict[str, Any] = item
-        return result
-
-    def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                self._thread.join(timeout=0.1)
-
-    def _read(self) -> None:
-        try:
-            for row in self._rows:
-                item = row.asDict() if hasattr(row, "asDict") else dict(row)
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-                self._notify()
-        except BaseException as exc:
-            self._failure = exc
-        finally:
-            close = getattr(self._rows, "close", None)
-            if close is not None and self._stop.is_set():
-                close()
-            self._put_end()
-
-    def _put_end(self) -> None:
-        while True:
-            try:
-                self._queue.put(_END, timeout=0.5)
-                break
-            except queue.Full:
-                if self._stop.is_set():
-                    return
-        self._notify()
-
-    def _notify(self) -> None:
-        with contextlib.suppress(RuntimeError):  # the scheduler's loop has ended (an abort): nobody to wake
-            self._wake()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings
 from ctc_spark.engine.ledger.states import MAX_ATTEMPTS, TERMINAL_ERRORS, next_status
 from ctc_spark.engine.packing import job_rows_to_docs
+from ctc_spark.engine.prefetch import BUFFER_BATCHES, Prefetcher
 from ctc_spark.engine.throttle import AdaptiveLimiter
 from ctc_spark.errors import (
     AuthenticationError,
@@ -133,9 +134,15 @@ def stream_partition(plan: ExecutorPlan, batches: Iterator[pa.RecordBatch]) -> I
     """mapInArrow body: drive every batch of this partition to a terminal outcome; yield call counters."""
     import pyarrow as pa
 
-    # Every task asks the ledger what is already committed (an in-memory answer, one per 64 batches): a task
-    # retried after a lost executor may run in a new stage attempt, whose attempt numbers restart at 0.
-    rows = _run_loop(_drive(plan, _rows(batches), lookup=True))
+    # The partition is read on a thread: packing runs upstream in the same stage, and the event loop must not
+    # wait for it while jobs are due to be polled.
+    source = Prefetcher(_rows(batches), BUFFER_BATCHES).start()
+    try:
+        # Every task asks the ledger what is already committed (an in-memory answer, one per 64 batches): a task
+        # retried after a lost executor may run in a new stage attempt, whose attempt numbers restart at 0.
+        rows = _run_loop(_drive(plan, source, lookup=True))
+    finally:
+        source.close()
     yield pa.RecordBatch.from_pylist(rows, schema=_output_schema())
 
 

@@ -24,7 +24,7 @@ __all__ = [
     "with_prevalidation",
 ]
 
-_PACK_CHUNK = 2_000  # packed batches per DataFrame a packing worker yields (about 50,000 documents)
+_PACK_CHUNK = 200  # packed batches per DataFrame a packing worker yields (about 5,000 documents)
 BATCH_SCHEMA = (
     "batch_id STRING, doc_ids ARRAY<STRING>, texts ARRAY<STRING>, text_sha256s ARRAY<STRING>, "
     "n_chars LONG, resource STRING"

@@ -458,7 +458,7 @@ def _preview(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, todo
     """Count the plan (one Spark job), report it, and refuse it when it bills more than the cap."""
     s = run.summary
     s.plan = plan_from_actions(
-        _actions(run, valid, resumed),
+        _actions(run, valid, resumed, parts=_packing_parts(run, resumed)),
         input_docs=s.input_docs,
         skipped_docs=s.input_docs - todo,
         invalid_docs=invalid,
@@ -538,8 +538,11 @@ def _open_jobs(run: _Run, valid: DataFrame) -> DataFrame:
     )
 
 
-def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]]) -> DataFrame:
-    """One row per batch for the streaming stage: new batches to submit, and resumed jobs (with their texts)."""
+def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, parts: int | None = None) -> DataFrame:
+    """One row per batch for the streaming stage: new batches to submit, and resumed jobs (with their texts).
+
+    `parts` packs the new batches into that many partitions (default: `_pack_partitions`).
+    """
     from pyspark.sql import functions as F
 
     spark: Any = run.spark
@@ -556,7 +559,7 @@ def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]]) -> Data
         F.lit(0).cast("int").alias("attempts"),
     ]
     if not resumed:
-        return _pack(run, valid).select(*submit_cols)
+        return _pack(run, valid, parts).select(*submit_cols)
     meta = spark.createDataFrame(
         [
             (
@@ -596,12 +599,12 @@ def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]]) -> Data
         )
     )
     covered = exploded.select("doc_id")
-    fresh = _pack(run, valid.join(covered, "doc_id", "left_anti")).select(*submit_cols)
+    fresh = _pack(run, valid.join(covered, "doc_id", "left_anti"), parts).select(*submit_cols)
     return fresh.unionByName(polls)
 
 
-def _pack(run: _Run, to_pack: DataFrame) -> DataFrame:
-    parts = _pack_partitions(run)
+def _pack(run: _Run, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
+    parts = parts or _pack_partitions(run)
     b = run.settings.batch
     body = partial(
         pack_frame,
@@ -636,12 +639,8 @@ def _stream(
         s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version, run.model.label, run.model.model_id
     )
     on_driver = run.engine == "driver"
-    if on_driver:
-        tasks = 1 if sent else 0  # the driver process is the one streaming "task"
-    else:
-        parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
-        quota = sum(r.calls_per_minute for r in svc.resources) / 60.0
-        tasks = stream_tasks(parallelism, quota, run.settings.engine.tasks) if sent else 0
+    # Under the driver engine the driver process is the one streaming "task".
+    tasks = 0 if not sent else 1 if on_driver else _executor_tasks(run)
     spark: Any = run.spark
     if (
         not on_driver
@@ -690,7 +689,9 @@ def _stream(
             outputs = drive_batches(_actions(run, valid, resumed), plan)
         elif tasks:
             plan = _plan(run, tasks, service)
-            frame = _actions(run, valid, resumed).repartition(tasks)
+            frame = _actions(run, valid, resumed, parts=_packing_parts(run, resumed))
+            if resumed:  # resumed polls and new batches, spread over the tasks
+                frame = frame.repartition(tasks)
             outputs = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
     except BaseException as exc:
         failure = exc
@@ -723,6 +724,23 @@ def _stream(
         log.info("first analyze call %.1fs after the streaming stage was launched", min(firsts) - launched)
     _report(run, service, total, None, started=min(firsts) if firsts else time.time())
     return service
+
+
+def _executor_tasks(run: _Run) -> int:
+    """The executor engine's streaming tasks for this session and quota (`stream_tasks`)."""
+    parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
+    quota = sum(r.calls_per_minute for r in run.settings.service.resources) / 60.0
+    return stream_tasks(parallelism, quota, run.settings.engine.tasks)
+
+
+def _packing_parts(run: _Run, resumed: list[dict[str, Any]]) -> int | None:
+    """Partitions to pack new batches into; None for the default (`_pack_partitions`).
+
+    A new run of the executor engine packs straight into the streaming tasks' partitions, in the streaming
+    stage itself: the first batches go out while the rest is still being packed. A dry run packs the same way,
+    so its counts are the real run's.
+    """
+    return None if run.engine == "driver" or resumed else _executor_tasks(run)
 
 
 def _plan(run: _Run, tasks: int, service: LedgerService) -> ExecutorPlan:
