@@ -413,11 +413,11 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
             skipping = done is not None and bool(done.limit(1).count())
             base = docs.join(done, ["doc_id", "text_sha256"], "left_anti") if done is not None and skipping else docs
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
-            # A plan that skips is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run
-            # the skip join, and unlike a local checkpoint it survives the loss of an executor. A plan that
-            # skips nothing depends on the input alone (recomputed from it after an executor loss) and a dry
-            # run writes nothing: those stay plain (lazy) DataFrames.
-            frozen = skipping and not run.dry_run
+            # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
+            # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
+            # than the plan counted, and unlike a local checkpoint it survives the loss of an executor. A dry run
+            # writes nothing: its plan stays a plain (lazy) DataFrame.
+            frozen = not run.dry_run
             pending = cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id)) if frozen else planned
             counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
             resuming = any_open is not None and any_open.result()
