@@ -178,14 +178,7 @@ class RunLease:
         """MERGE our row where the key is free, ours or stale; return whoever holds it afterwards."""
         now = self._clock()
         stale_before = now - self.stale_seconds
-        merge_rows(
-            self.spark,
-            self.tables,
-            LEASES,
-            self._row(now),
-            ["lease_key"],
-            update_condition=f"t.run_id = s.run_id OR t.heartbeat_at < timestamp_seconds({stale_before:.3f})",
-        )
+        self._merge_own(now, f"t.run_id = s.run_id OR t.heartbeat_at < timestamp_seconds({stale_before:.3f})")
         row = read_table(self.spark, self.tables, LEASES).filter(f"lease_key = '{_quote(self.key)}'").first()
         if row is None:  # released between our MERGE and the read: try again
             return self._try_take()
@@ -196,29 +189,27 @@ class RunLease:
 
     def _take_from(self, gone_run: str) -> None:
         """Replace the lease row of a run whose process has ended (if it is still that run's)."""
-        merge_rows(
-            self.spark,
-            self.tables,
-            LEASES,
-            self._row(self._clock()),
-            ["lease_key"],
-            update_condition=f"t.run_id = '{_quote(gone_run)}'",
-        )
+        self._merge_own(self._clock(), f"t.run_id = '{_quote(gone_run)}'")
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
             try:
-                merge_rows(
-                    self.spark,
-                    self.tables,
-                    LEASES,
-                    self._row(self._clock()),
-                    ["lease_key"],
-                    update_condition="t.run_id = s.run_id",
-                    update_columns=["heartbeat_at"],
-                )
+                self._merge_own(self._clock(), "t.run_id = s.run_id", columns=["heartbeat_at"])
             except Exception as exc:  # the run goes on; a lease that stays silent is taken over
                 log.warning("lease heartbeat of run %s failed: %s", self.run_id, exc)
+
+    def _merge_own(self, now: float, condition: str, *, columns: list[str] | None = None) -> None:
+        """MERGE this run's lease row on `lease_key`: inserted when the key is free, else updated where `condition`
+        holds (`t` the stored row, `s` ours), all columns or only `columns`."""
+        merge_rows(
+            self.spark,
+            self.tables,
+            LEASES,
+            self._row(now),
+            ["lease_key"],
+            update_condition=condition,
+            update_columns=columns,
+        )
 
     def _row(self, now: float) -> Any:
         host, pid = socket.gethostname(), os.getpid()

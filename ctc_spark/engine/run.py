@@ -409,16 +409,13 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
             # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip check.
             any_open = None if run.fresh else pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
-            done = None if force or run.fresh else _done(run)
-            skipping = done is not None and bool(done.limit(1).count())
-            base = docs.join(done, ["doc_id", "text_sha256"], "left_anti") if done is not None and skipping else docs
+            base = docs if force or run.fresh else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
             # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
             # than the plan counted, and unlike a local checkpoint it survives the loss of an executor. A dry run
             # writes nothing: its plan stays a plain (lazy) DataFrame.
-            frozen = not run.dry_run
-            pending = cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id)) if frozen else planned
+            pending = planned if run.dry_run else cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id))
             counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
             resuming = any_open is not None and any_open.result()
         todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)

@@ -115,10 +115,8 @@ def ensure_table(
 
     Two callers racing to create the same table may both get True: both found it missing, and it is empty.
     """
-    if table_exists(spark, location, table):
+    if not _missing(spark, location, table):
         return False
-    if location.is_metastore:
-        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
     writer = spark.createDataFrame([], schema).write.format("delta").mode("ignore")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
@@ -132,16 +130,23 @@ def create_table_with_rows(spark: SparkSession, location: TableLocation, table: 
     Delta commits a table's version 0 once: of callers racing to create it, exactly one gets True, and the
     others (like any caller that finds the table there) get False with nothing written.
     """
-    if table_exists(spark, location, table):
+    if not _missing(spark, location, table):
         return False
-    if location.is_metastore:
-        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
     try:
         _save(rows.write.format("delta").mode("error"), location, table)  # "errorifexists": not in Connect
     except Exception:
         if table_exists(spark, location, table):
             return False  # another writer committed version 0 first
         raise
+    return True
+
+
+def _missing(spark: SparkSession, location: TableLocation, table: str) -> bool:
+    """True when the table does not exist yet; its metastore schema is then created, ready for the table."""
+    if table_exists(spark, location, table):
+        return False
+    if location.is_metastore:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {location.root}")
     return True
 
 
