@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Secret
+from ctc_spark.engine.heap import trim_heap
 from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.ledger.client import TOKEN_HEADER
 from ctc_spark.errors import LedgerError
@@ -358,6 +359,8 @@ class LedgerService:
             with self._lock:
                 self.merged_docs += len(docs)
                 self.results_committed_at = time.time()  # epoch, comparable with executors' first call
+            del docs, frames
+            trim_heap()
 
     def _docs_frame(self, docs: list[dict[str, Any]]) -> DataFrame:
         import pyarrow as pa
