@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,7 @@ def _stats(endpoint: str) -> dict[str, int]:
 
 
 def _ctc_spark(
-    target: dict[str, str], cpm: int, corpus: Path, work: Path, engine: str
+    target: dict[str, str], cpm: int, corpus: Path, work: Path, engine: str, submit_args: list[str]
 ) -> tuple[list[str], dict[str, str]]:
     config = work / "ctc-spark.toml"
     config.write_text(
@@ -59,7 +60,7 @@ def _ctc_spark(
         f'[engine]\nengine = "{engine}"\n'
     )
     jars = ",".join(str(p) for p in sorted((REPO / ".jars").glob("*.jar")))
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", jars]
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", jars, *submit_args]
     cmd += [str(REPO / "jobs" / "classify.py"), "--config", str(config), "--project", "bench"]
     cmd += ["--deployment", "prod", "--kind", "single", "--input", str(corpus), "--tables", str(work / "ctc-tables")]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "CTC_SPARK_"))}
@@ -107,6 +108,9 @@ def main() -> None:
     parser.add_argument(
         "--ctc-engine", default="auto", choices=("auto", "driver", "executors"), help="ctc-spark's [engine] engine"
     )
+    parser.add_argument(
+        "--submit-args", default="", help="more spark-submit arguments for ctc-spark (e.g. --driver-java-options ...)"
+    )
     args = parser.parse_args()
     if any(s.startswith("synapseml") for s in args.only) and not PEERS_PY.exists():
         raise SystemExit("bench/.venv-peers is missing: run `make bench-peers` first")
@@ -123,7 +127,7 @@ def main() -> None:
         try:
             env = dict(os.environ)
             if name == "ctc-spark":
-                cmd, env = _ctc_spark(target, args.cpm, corpus, work, args.ctc_engine)
+                cmd, env = _ctc_spark(target, args.cpm, corpus, work, args.ctc_engine, shlex.split(args.submit_args))
             elif name.startswith("synapseml"):
                 cmd = _synapseml(target, corpus, work, tuned=name.endswith("tuned"))
             else:
