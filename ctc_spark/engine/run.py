@@ -20,22 +20,21 @@ import uuid
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Settings
+from ctc_spark.engine.context import Kind, RunContext, RunSummary, timed
 from ctc_spark.engine.driver import drive_batches, driver_plan, select_engine
-from ctc_spark.engine.estimate import Plan, check_budget
+from ctc_spark.engine.estimate import check_budget
 from ctc_spark.engine.executor import OUTPUT_SCHEMA, ExecutorPlan, stream_partition, window_size
 from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
 from ctc_spark.engine.ledger.server import LedgerService, RunTarget
 from ctc_spark.engine.model import (
-    DeploymentModel,
-    SkipBy,
     check_skip_by,
     done_rows,
     read_deployment_model,
@@ -57,62 +56,8 @@ __all__ = ["RunSummary", "classify", "run_classification", "stream_tasks"]
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["single", "multi"]
 _PROGRESS_SECONDS = 5.0
 _CALLS_PER_TASK = 50.0  # calls per second one streaming task drives comfortably
-
-
-@dataclass
-class RunSummary:
-    """What one run did; `input_docs == skipped_docs + succeeded_docs + errored_docs` when it reconciles."""
-
-    run_id: str
-    input_docs: int = 0
-    skipped_docs: int = 0
-    succeeded_docs: int = 0
-    errored_docs: int = 0
-    submits: int = 0
-    polls: int = 0
-    throttled: int = 0
-    retries: int = 0
-    resubmitted_batches: int = 0
-    resumed_jobs: int = 0
-    text_records: int = 0
-    commits: int = 0  # ledger commits of submitted job ids
-    tasks: int = 0  # streaming tasks
-    duration_seconds: float = 0.0
-    planning_seconds: float = 0.0  # run start to the first analyze call
-    service_seconds: float = 0.0  # first analyze call to last results commit: the quota-bound phase
-    errors_by_code: dict[str, int] = field(default_factory=dict)
-    model_label: str | None = None  # the deployment's model, written on every result row
-    model_id: str | None = None
-    skip_by: str = "text+model"
-    dry_run: bool = False
-    plan: Plan | None = None  # set by a dry run, or when `max_text_records` is set
-    step_seconds: dict[str, float] = field(default_factory=dict)  # tables, model, planning, first_call, ...
-
-
-@dataclass
-class _Run:
-    spark: object
-    settings: Settings
-    tables: TableLocation
-    project: str
-    deployment: str
-    kind: Kind
-    summary: RunSummary
-    progress: Callable[[str], None]
-    client_factory: Callable[..., Any] | None = None
-    engine: str = "executors"  # or "driver": who calls the service (`engine/driver.py`)
-    pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
-    skip_by: SkipBy = "text+model"
-    dry_run: bool = False
-    max_text_records: int | None = None
-    fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
-    opened: futures.Future[None] | None = None  # the `runs` row of a running run: committed before any job id
-    model: DeploymentModel = field(default_factory=DeploymentModel)
-    started: float = field(default_factory=time.monotonic)
-    started_epoch: float = field(default_factory=time.time)
 
 
 def run_classification(
@@ -172,7 +117,7 @@ def run_classification(
     """
     location = tables if isinstance(tables, TableLocation) else TableLocation.parse(tables)
     spark = df.sparkSession
-    run = _Run(
+    run = RunContext(
         spark,
         settings,
         location,
@@ -211,7 +156,7 @@ def run_classification(
             docs.unpersist()
 
 
-def _run_leased(run: _Run, pool: ThreadPoolExecutor, docs: DataFrame, *, force: bool) -> RunSummary:
+def _run_leased(run: RunContext, pool: ThreadPoolExecutor, docs: DataFrame, *, force: bool) -> RunSummary:
     """The run under its lease: a `runs` row opened, the classification, the row closed as it ended."""
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
     opened = run.opened = pool.submit(_record_run, run, "running")
@@ -305,7 +250,7 @@ def classify(
 
 
 def _open(
-    run: _Run, pool: ThreadPoolExecutor, docs: DataFrame, lease: RunLease | None, *, source: str, wait: bool
+    run: RunContext, pool: ThreadPoolExecutor, docs: DataFrame, lease: RunLease | None, *, source: str, wait: bool
 ) -> None:
     """Four independent steps at once: the deployment's model, the input's ids, the tables and the lease.
 
@@ -320,13 +265,13 @@ def _open(
     svc = run.settings.service
     steps = {
         "model": pool.submit(
-            _timed, run, "model", read_deployment_model, svc, run.project, run.deployment, skip_by=run.skip_by
+            timed, run, "model", read_deployment_model, svc, run.project, run.deployment, skip_by=run.skip_by
         ),
-        "ids": pool.submit(_timed, run, "ids", check_unique_ids, docs, source=source),
+        "ids": pool.submit(timed, run, "ids", check_unique_ids, docs, source=source),
     }
     if lease is not None:
-        steps["tables"] = pool.submit(_timed, run, "tables", _ensure_tables, run)
-        steps["lease"] = pool.submit(_timed, run, "lease", lease.acquire, wait=wait, progress=run.progress)
+        steps["tables"] = pool.submit(timed, run, "tables", _ensure_tables, run)
+        steps["lease"] = pool.submit(timed, run, "lease", lease.acquire, wait=wait, progress=run.progress)
     futures.wait(steps.values())
     failures = [e for e in (f.exception() for f in steps.values()) if e is not None]
     if failures:
@@ -344,7 +289,7 @@ def _open(
         log.info("tables ready and lease taken at %s in %.1fs", run.tables, time.monotonic() - run.started)
 
 
-def _ensure_tables(run: _Run) -> set[str]:
+def _ensure_tables(run: RunContext) -> set[str]:
     """Create the engine's tables, and add the columns this version writes to tables an older one created.
 
     Returns the tables that did not exist.
@@ -354,16 +299,6 @@ def _ensure_tables(run: _Run) -> set[str]:
         if name not in created:
             add_missing_columns(run.spark, run.tables, name, schema)  # type: ignore[arg-type]
     return created
-
-
-def _timed(run: _Run, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(*args, **kwargs)`, adding its wall-clock seconds to the summary's `step_seconds[step]`."""
-    t0 = time.monotonic()
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        steps = run.summary.step_seconds
-        steps[step] = round(steps.get(step, 0.0) + time.monotonic() - t0, 3)
 
 
 def _new_run_id() -> str:
@@ -395,7 +330,7 @@ def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0)
     return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
 
 
-def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None:
+def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService | None:
     """Plan, stream and reconcile `docs` (normalised, ids checked); returns the ledger service, whose last job
     states may still be committing. A dry run returns None once the plan is counted.
     """
@@ -439,7 +374,7 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
         )
         service = _stream(run, valid, resumed, errors if invalid else None, total=todo, sent=todo - invalid)
         t1 = time.monotonic()
-        _timed(run, "reconciliation", _finish, run, docs)  # while the ledger commits the last job states
+        timed(run, "reconciliation", _finish, run, docs)  # while the ledger commits the last job states
         log.info("reconciled run %s in %.1fs", s.run_id, time.monotonic() - t1)
         return service
     except BaseException:
@@ -451,7 +386,7 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
         cleanup.close()
 
 
-def _preview(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, todo: int, invalid: int) -> None:
+def _preview(run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], *, todo: int, invalid: int) -> None:
     """Count the plan (one Spark job), report it, and refuse it when it bills more than the cap."""
     s = run.summary
     s.plan = plan_from_actions(
@@ -465,7 +400,7 @@ def _preview(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, todo
     check_budget(s.plan, run.max_text_records)
 
 
-def _table(run: _Run, name: str) -> DataFrame:
+def _table(run: RunContext, name: str) -> DataFrame:
     """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
     spark: Any = run.spark
     if run.dry_run and not table_exists(spark, run.tables, name):
@@ -486,7 +421,7 @@ def _deployment_results(spark: Any, location: TableLocation, project: str, deplo
     return results.filter((F.col("project_name") == project) & (F.col("deployment_name") == deployment))
 
 
-def _done(run: _Run) -> DataFrame:
+def _done(run: RunContext) -> DataFrame:
     """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone."""
     from pyspark.sql import functions as F
 
@@ -495,7 +430,7 @@ def _done(run: _Run) -> DataFrame:
     return done_rows(mine, run.model, run.skip_by).select("doc_id", "text_sha256")
 
 
-def _open_candidates(run: _Run) -> DataFrame:
+def _open_candidates(run: RunContext) -> DataFrame:
     """Each batch's latest committed job, if it is still pollable and unexpired."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -517,7 +452,7 @@ def _open_candidates(run: _Run) -> DataFrame:
     )
 
 
-def _open_jobs(run: _Run, valid: DataFrame) -> DataFrame:
+def _open_jobs(run: RunContext, valid: DataFrame) -> DataFrame:
     """Open candidates whose documents (same texts) are all still pending: poll these, don't resubmit them.
 
     A crash leaves every committed job `submitted` (or `succeeded`), so the latest attempt is what to poll.
@@ -535,7 +470,9 @@ def _open_jobs(run: _Run, valid: DataFrame) -> DataFrame:
     )
 
 
-def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, parts: int | None = None) -> DataFrame:
+def _actions(
+    run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], *, parts: int | None = None
+) -> DataFrame:
     """One row per batch for the streaming stage: new batches to submit, and resumed jobs (with their texts).
 
     `parts` packs the new batches into that many partitions (default: `_pack_partitions`).
@@ -600,7 +537,7 @@ def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, part
     return fresh.unionByName(polls)
 
 
-def _pack(run: _Run, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
+def _pack(run: RunContext, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
     parts = parts or _pack_partitions(run)
     b = run.settings.batch
     body = partial(
@@ -614,7 +551,7 @@ def _pack(run: _Run, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
     return ordered.select("doc_id", "text", "text_sha256").mapInPandas(body, BATCH_SCHEMA)
 
 
-def _pack_partitions(run: _Run) -> int:
+def _pack_partitions(run: RunContext) -> int:
     """The classic session's parallelism; under Spark Connect (no sparkContext) about 1,000 documents a partition."""
     if not is_connect(run.spark):
         spark: Any = run.spark
@@ -624,7 +561,7 @@ def _pack_partitions(run: _Run) -> int:
 
 
 def _stream(
-    run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: DataFrame | None, *, total: int, sent: int
+    run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], errors: DataFrame | None, *, total: int, sent: int
 ) -> LedgerService:
     """Run the streaming stage with the ledger service up; error rows go through the same writer.
 
@@ -723,14 +660,14 @@ def _stream(
     return service
 
 
-def _executor_tasks(run: _Run) -> int:
+def _executor_tasks(run: RunContext) -> int:
     """The executor engine's streaming tasks for this session and quota (`stream_tasks`)."""
     parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
     quota = sum(r.calls_per_minute for r in run.settings.service.resources) / 60.0
     return stream_tasks(parallelism, quota, run.settings.engine.tasks)
 
 
-def _packing_parts(run: _Run, resumed: list[dict[str, Any]]) -> int | None:
+def _packing_parts(run: RunContext, resumed: list[dict[str, Any]]) -> int | None:
     """Partitions to pack new batches into; None for the default (`_pack_partitions`).
 
     A new run of the executor engine packs straight into the streaming tasks' partitions, in the streaming
@@ -740,7 +677,7 @@ def _packing_parts(run: _Run, resumed: list[dict[str, Any]]) -> int | None:
     return None if run.engine == "driver" or resumed else _executor_tasks(run)
 
 
-def _plan(run: _Run, tasks: int, service: LedgerService) -> ExecutorPlan:
+def _plan(run: RunContext, tasks: int, service: LedgerService) -> ExecutorPlan:
     svc = run.settings.service
     b = run.settings.batch
     shares = tuple(task_share(r.calls_per_minute, tasks) for r in svc.resources)
@@ -764,14 +701,16 @@ def _plan(run: _Run, tasks: int, service: LedgerService) -> ExecutorPlan:
     )
 
 
-def _ledger_address(run: _Run) -> LedgerAddress:
+def _ledger_address(run: RunContext) -> LedgerAddress:
     """Where executors reach the driver: loopback for local masters, else the driver's host (or the setting)."""
     sc = run.spark.sparkContext  # type: ignore[attr-defined]
     conf = {k: v for k, v in sc.getConf().getAll() if k in ("spark.driver.host", "spark.driver.bindAddress")}
     return ledger_address(str(sc.master), conf, run.settings.engine.ledger_host)
 
 
-def _report(run: _Run, service: LedgerService, total: int, stop: threading.Event | None, *, started: float) -> None:
+def _report(
+    run: RunContext, service: LedgerService, total: int, stop: threading.Event | None, *, started: float
+) -> None:
     """Print documents done out of the total and the rate every few seconds until `stop`; once if it is None."""
     while stop is None or not stop.wait(_PROGRESS_SECONDS):
         rate = service.received_docs / max(1e-6, time.time() - started) * 60
@@ -783,7 +722,7 @@ def _report(run: _Run, service: LedgerService, total: int, stop: threading.Event
             return
 
 
-def _finish(run: _Run, docs: DataFrame) -> None:
+def _finish(run: RunContext, docs: DataFrame) -> None:
     """Count this run's terminal rows and check that every input document has exactly one (one Spark job)."""
     from pyspark.sql import functions as F
 
@@ -817,7 +756,7 @@ def _finish(run: _Run, docs: DataFrame) -> None:
         )
 
 
-def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
+def _record_run(run: RunContext, status: str, *, error: str | None = None) -> None:
     s = run.summary
     now = datetime.now(timezone.utc)
     config = {
@@ -864,4 +803,4 @@ def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
         dict(s.step_seconds),
     )
     frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)  # type: ignore[attr-defined]
-    _timed(run, "recording", merge_rows, run.spark, run.tables, ledger.RUNS, frame, ["run_id"])
+    timed(run, "recording", merge_rows, run.spark, run.tables, ledger.RUNS, frame, ["run_id"])
