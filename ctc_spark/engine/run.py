@@ -26,6 +26,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Settings
+from ctc_spark.engine.actions import deployment_results, done_pairs, open_candidates, open_jobs, stage_actions
 from ctc_spark.engine.context import Kind, RunContext, RunSummary, timed
 from ctc_spark.engine.driver import drive_batches, driver_plan, select_engine
 from ctc_spark.engine.estimate import check_budget
@@ -34,20 +35,15 @@ from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
 from ctc_spark.engine.ledger.server import LedgerService, RunTarget
-from ctc_spark.engine.model import (
-    check_skip_by,
-    done_rows,
-    read_deployment_model,
-    runs_of_model,
-)
+from ctc_spark.engine.model import check_skip_by, read_deployment_model
 from ctc_spark.engine.plan_store import frozen_plan
-from ctc_spark.engine.planning import BATCH_SCHEMA, check_unique_ids, normalise_input, pack_frame, with_prevalidation
+from ctc_spark.engine.planning import check_unique_ids, normalise_input, with_prevalidation
 from ctc_spark.engine.preview import plan_from_actions
 from ctc_spark.engine.throttle import task_share
 from ctc_spark.errors import ConfigError, CTCError, InputError, ReconciliationError
-from ctc_spark.io.connect import conf_get, is_connect
+from ctc_spark.io.connect import is_connect
 from ctc_spark.io.evolution import add_missing_columns
-from ctc_spark.io.tables import TableLocation, merge_rows, read_table, table_exists
+from ctc_spark.io.tables import TableLocation, merge_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -242,7 +238,7 @@ def classify(
     )
     from pyspark.sql import functions as F
 
-    results = _deployment_results(df.sparkSession, location, project, deployment)
+    results = deployment_results(df.sparkSession, location, project, deployment)
     packed = results.select(F.col("doc_id").alias("__ctc_doc_id"), F.struct(*results.columns).alias(result_col))
     keyed = df.withColumn("__ctc_key", F.col(id_col).cast("string"))
     joined = keyed.join(packed, keyed["__ctc_key"] == packed["__ctc_doc_id"], "left")
@@ -343,8 +339,8 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
             # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip check.
-            any_open = None if run.fresh else pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
-            base = docs if force or run.fresh else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")
+            any_open = None if run.fresh else pool.submit(lambda: bool(open_candidates(run).limit(1).count()))
+            base = docs if force or run.fresh else docs.join(done_pairs(run), ["doc_id", "text_sha256"], "left_anti")
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
             # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
@@ -357,7 +353,7 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
         s.skipped_docs = s.input_docs - todo
         run.pack_docs = todo - invalid
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")
-        resumed = [r.asDict() for r in _open_jobs(run, valid).collect()] if resuming and todo > invalid else []
+        resumed = [r.asDict() for r in open_jobs(run, valid).collect()] if resuming and todo > invalid else []
         s.resumed_jobs = len(resumed)
         log.info("planned run %s in %.1fs", s.run_id, time.monotonic() - t0)
         run.progress(
@@ -390,7 +386,7 @@ def _preview(run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], *
     """Count the plan (one Spark job), report it, and refuse it when it bills more than the cap."""
     s = run.summary
     s.plan = plan_from_actions(
-        _actions(run, valid, resumed, parts=_packing_parts(run, resumed)),
+        stage_actions(run, valid, resumed, parts=_packing_parts(run, resumed)),
         input_docs=s.input_docs,
         skipped_docs=s.input_docs - todo,
         invalid_docs=invalid,
@@ -398,166 +394,6 @@ def _preview(run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], *
     )
     run.progress(s.plan.describe())
     check_budget(s.plan, run.max_text_records)
-
-
-def _table(run: RunContext, name: str) -> DataFrame:
-    """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
-    spark: Any = run.spark
-    if run.dry_run and not table_exists(spark, run.tables, name):
-        schemas = {
-            ledger.JOBS: ledger.JOBS_SCHEMA,
-            ledger.RESULTS: ledger.RESULTS_SCHEMA,
-            ledger.RUNS: ledger.RUNS_SCHEMA,
-        }
-        return spark.createDataFrame([], schemas[name])  # type: ignore[no-any-return]
-    return read_table(spark, run.tables, name)
-
-
-def _deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
-    """The `results` rows of one project and deployment."""
-    from pyspark.sql import functions as F
-
-    results = read_table(spark, location, ledger.RESULTS)
-    return results.filter((F.col("project_name") == project) & (F.col("deployment_name") == deployment))
-
-
-def _done(run: RunContext) -> DataFrame:
-    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone."""
-    from pyspark.sql import functions as F
-
-    results = _table(run, ledger.RESULTS)
-    mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
-    return done_rows(mine, run.model, run.skip_by).select("doc_id", "text_sha256")
-
-
-def _open_candidates(run: RunContext) -> DataFrame:
-    """Each batch's latest committed job, if it is still pollable and unexpired."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    jobs = _table(run, ledger.JOBS).filter(
-        (F.col("project_name") == run.project)
-        & (F.col("deployment_name") == run.deployment)
-        & F.col("job_id").isNotNull()
-    )
-    # A job submitted under another model would bring that model's answers: resubmit its batch instead.
-    jobs = runs_of_model(jobs, _table(run, ledger.RUNS), run.model, run.skip_by)
-    latest = Window.partitionBy("batch_id").orderBy(
-        F.col("attempts").desc_nulls_last(), F.col("submitted_at").desc_nulls_last()
-    )
-    return (
-        jobs.withColumn("rank", F.row_number().over(latest))
-        .filter((F.col("rank") == 1) & F.col("status").isin(*ledger.POLLABLE))
-        .filter(F.col("expires_at") > F.current_timestamp())
-    )
-
-
-def _open_jobs(run: RunContext, valid: DataFrame) -> DataFrame:
-    """Open candidates whose documents (same texts) are all still pending: poll these, don't resubmit them.
-
-    A crash leaves every committed job `submitted` (or `succeeded`), so the latest attempt is what to poll.
-    """
-    from pyspark.sql import functions as F
-
-    open_ = _open_candidates(run)
-    pairs = open_.select("batch_id", F.explode(F.arrays_zip("doc_ids", "text_sha256s")).alias("d")).select(
-        "batch_id", F.col("d.doc_ids").alias("doc_id"), F.col("d.text_sha256s").alias("text_sha256")
-    )
-    matched = pairs.join(valid.select("doc_id", "text_sha256"), ["doc_id", "text_sha256"]).groupBy("batch_id").count()
-    full = open_.join(matched, "batch_id").filter(F.col("count") == F.size("doc_ids"))
-    return full.select(
-        "batch_id", "resource", "doc_ids", "text_sha256s", "job_id", "operation_location", "submitted_at", "attempts"
-    )
-
-
-def _actions(
-    run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], *, parts: int | None = None
-) -> DataFrame:
-    """One row per batch for the streaming stage: new batches to submit, and resumed jobs (with their texts).
-
-    `parts` packs the new batches into that many partitions (default: `_pack_partitions`).
-    """
-    from pyspark.sql import functions as F
-
-    spark: Any = run.spark
-    submit_cols: list[Any] = [
-        F.lit("submit").alias("action"),
-        "batch_id",
-        "resource",
-        "doc_ids",
-        "texts",
-        "text_sha256s",
-        F.lit(None).cast("string").alias("job_id"),
-        F.lit(None).cast("string").alias("operation_location"),
-        F.lit(None).cast("double").alias("submitted_at"),
-        F.lit(0).cast("int").alias("attempts"),
-    ]
-    if not resumed:
-        return _pack(run, valid, parts).select(*submit_cols)
-    meta = spark.createDataFrame(
-        [
-            (
-                r["batch_id"],
-                r["resource"],
-                list(r["doc_ids"]),
-                r["job_id"],
-                r["operation_location"],
-                r["submitted_at"].timestamp() if r["submitted_at"] else None,
-                int(r["attempts"] or 1),
-            )
-            for r in resumed
-        ],
-        "batch_id STRING, resource STRING, doc_ids ARRAY<STRING>, job_id STRING, operation_location STRING, "
-        "submitted_at DOUBLE, attempts INT",
-    )
-    exploded = meta.select("batch_id", F.posexplode("doc_ids").alias("pos", "doc_id"))
-    grouped = (
-        exploded.join(valid, "doc_id")
-        .groupBy("batch_id")
-        .agg(F.sort_array(F.collect_list(F.struct("pos", "doc_id", "text", "text_sha256"))).alias("d"))
-    )
-    polls = (
-        meta.drop("doc_ids")
-        .join(grouped, "batch_id")
-        .select(
-            F.lit("poll").alias("action"),
-            "batch_id",
-            "resource",
-            F.col("d.doc_id").alias("doc_ids"),
-            F.col("d.text").alias("texts"),
-            F.col("d.text_sha256").alias("text_sha256s"),
-            "job_id",
-            "operation_location",
-            "submitted_at",
-            "attempts",
-        )
-    )
-    covered = exploded.select("doc_id")
-    fresh = _pack(run, valid.join(covered, "doc_id", "left_anti"), parts).select(*submit_cols)
-    return fresh.unionByName(polls)
-
-
-def _pack(run: RunContext, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
-    parts = parts or _pack_partitions(run)
-    b = run.settings.batch
-    body = partial(
-        pack_frame,
-        max_docs=b.max_docs_per_request,
-        max_chars=b.max_chars_per_request,
-        scope=f"{run.project}/{run.deployment}/{run.kind}",
-        resources=run.settings.service.resources,
-    )
-    ordered = to_pack.repartition(parts, "doc_id").sortWithinPartitions("doc_id")
-    return ordered.select("doc_id", "text", "text_sha256").mapInPandas(body, BATCH_SCHEMA)
-
-
-def _pack_partitions(run: RunContext) -> int:
-    """The classic session's parallelism; under Spark Connect (no sparkContext) about 1,000 documents a partition."""
-    if not is_connect(run.spark):
-        spark: Any = run.spark
-        return max(1, int(spark.sparkContext.defaultParallelism))
-    shuffle = int(conf_get(run.spark, "spark.sql.shuffle.partitions", "8") or 8)
-    return max(1, min(shuffle, math.ceil(run.pack_docs / 1000)))
 
 
 def _stream(
@@ -620,10 +456,10 @@ def _stream(
                 ledger=service,
                 client_factory=run.client_factory,
             )
-            outputs = drive_batches(_actions(run, valid, resumed), plan)
+            outputs = drive_batches(stage_actions(run, valid, resumed), plan)
         elif tasks:
             plan = _plan(run, tasks, service)
-            frame = _actions(run, valid, resumed, parts=_packing_parts(run, resumed))
+            frame = stage_actions(run, valid, resumed, parts=_packing_parts(run, resumed))
             if resumed:  # resumed polls and new batches, spread over the tasks
                 frame = frame.repartition(tasks)
             outputs = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
@@ -727,7 +563,7 @@ def _finish(run: RunContext, docs: DataFrame) -> None:
     from pyspark.sql import functions as F
 
     s = run.summary
-    results = _deployment_results(run.spark, run.tables, run.project, run.deployment)
+    results = deployment_results(run.spark, run.tables, run.project, run.deployment)
     joined = docs.select("doc_id", "text", "text_sha256").join(
         results.select("doc_id", "text_sha256", "run_id", "error_code"), ["doc_id", "text_sha256"], "left"
     )
