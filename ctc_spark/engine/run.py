@@ -2,22 +2,20 @@
 
 Open the run (the deployment's model, the input's ids, the tables and the lease at once), plan on the driver
 (skips, pre-validation, open jobs from an earlier run: `actions.py`), run one streaming stage (`stream.py`),
-then reconcile: every input document has exactly one terminal row. A crash loses at most the jobs submitted
-since their task's last commit (bounded by `engine.max_uncommitted_jobs`); the next run polls the committed
-jobs instead of resubmitting them.
+then reconcile: every input document has exactly one terminal row (`record.py`). A crash loses at most the
+jobs submitted since their task's last commit (bounded by `engine.max_uncommitted_jobs`); the next run polls
+the committed jobs instead of resubmitting them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +28,12 @@ from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.model import check_skip_by, read_deployment_model
 from ctc_spark.engine.plan_store import frozen_plan
 from ctc_spark.engine.planning import check_unique_ids, normalise_input, with_prevalidation
+from ctc_spark.engine.record import reconcile, record_run
 from ctc_spark.engine.stream import preview_plan, run_stream, stream_tasks
-from ctc_spark.errors import InputError, ReconciliationError
+from ctc_spark.errors import InputError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.io.evolution import add_missing_columns
-from ctc_spark.io.tables import TableLocation, merge_rows
+from ctc_spark.io.tables import TableLocation
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -145,20 +144,20 @@ def run_classification(
 def _run_leased(run: RunContext, pool: ThreadPoolExecutor, docs: DataFrame, *, force: bool) -> RunSummary:
     """The run under its lease: a `runs` row opened, the classification, the row closed as it ended."""
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
-    opened = run.opened = pool.submit(_record_run, run, "running")
+    opened = run.opened = pool.submit(record_run, run, "running")
     try:
         service = _execute(run, docs, force=force)
         assert service is not None
         opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
-        recorded = pool.submit(_record_run, run, "succeeded")  # while the ledger commits the last job states
+        recorded = pool.submit(record_run, run, "succeeded")  # while the ledger commits the last job states
         service.join()
         recorded.result()
     except BaseException as exc:
         with contextlib.suppress(BaseException):
             opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
-        _record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     return run.summary
 
@@ -335,7 +334,7 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
         )
         service = run_stream(run, valid, resumed, errors if invalid else None, total=todo, sent=todo - invalid)
         t1 = time.monotonic()
-        timed(run, "reconciliation", _finish, run, docs)  # while the ledger commits the last job states
+        timed(run, "reconciliation", reconcile, run, docs)  # while the ledger commits the last job states
         log.info("reconciled run %s in %.1fs", s.run_id, time.monotonic() - t1)
         return service
     except BaseException:
@@ -345,87 +344,3 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
         raise
     finally:
         cleanup.close()
-
-
-def _finish(run: RunContext, docs: DataFrame) -> None:
-    """Count this run's terminal rows and check that every input document has exactly one (one Spark job)."""
-    from pyspark.sql import functions as F
-
-    s = run.summary
-    results = deployment_results(run.spark, run.tables, run.project, run.deployment)
-    joined = docs.select("doc_id", "text", "text_sha256").join(
-        results.select("doc_id", "text_sha256", "run_id", "error_code"), ["doc_id", "text_sha256"], "left"
-    )
-    records = F.greatest(F.lit(1), F.ceil(F.length("text") / 1000))
-    rows = (
-        joined.groupBy(
-            F.col("run_id").isNull().alias("missing"), (F.col("run_id") == s.run_id).alias("mine"), "error_code"
-        )
-        .agg(F.count(F.lit(1)).alias("n"), F.sum(records).alias("records"))
-        .collect()
-    )
-    missing = sum(int(r.n) for r in rows if r.missing)
-    mine = [r for r in rows if r.mine]
-    s.succeeded_docs = sum(int(r.n) for r in mine if r.error_code is None)
-    s.errored_docs = sum(int(r.n) for r in mine if r.error_code is not None)
-    s.errors_by_code = {str(r.error_code): int(r.n) for r in mine if r.error_code is not None}
-    s.text_records = sum(int(r.records or 0) for r in mine if r.error_code is None)
-    covered = s.input_docs - missing
-    if missing or s.skipped_docs + s.succeeded_docs + s.errored_docs != s.input_docs:
-        raise ReconciliationError(
-            f"run {s.run_id} does not reconcile: {s.input_docs} input documents, {covered} with a terminal row; "
-            f"skipped {s.skipped_docs} + succeeded {s.succeeded_docs} + errored {s.errored_docs}; "
-            "re-run with the same arguments to resume",
-            expected=s.input_docs,
-            found=covered,
-        )
-
-
-def _record_run(run: RunContext, status: str, *, error: str | None = None) -> None:
-    s = run.summary
-    now = datetime.now(timezone.utc)
-    config = {
-        "project": run.project,
-        "deployment": run.deployment,
-        "kind": run.kind,
-        "tables": str(run.tables),
-        "batch": asdict(run.settings.batch),
-        "engine": asdict(run.settings.engine),
-        "resources": [
-            {"name": r.name, "endpoint": r.endpoint, "calls_per_minute": r.calls_per_minute}
-            for r in run.settings.service.resources
-        ],
-        "runtime_api_version": run.settings.service.runtime_api_version,
-        "skip_by": run.skip_by,
-        "max_text_records": run.max_text_records,
-    }
-    started = datetime.fromtimestamp(time.time() - (time.monotonic() - run.started), timezone.utc)
-    row = (
-        s.run_id,
-        status,
-        run.project,
-        run.deployment,
-        run.kind,
-        json.dumps(config, sort_keys=True),
-        started,
-        None if status == "running" else now,
-        s.duration_seconds,
-        s.input_docs,
-        s.skipped_docs,
-        s.succeeded_docs,
-        s.errored_docs,
-        s.submits,
-        s.polls,
-        s.throttled,
-        s.retries,
-        s.resubmitted_batches,
-        s.text_records,
-        error,
-        run.model.label,
-        run.model.model_id,
-        run.model.deployed_at,
-        run.skip_by,
-        dict(s.step_seconds),
-    )
-    frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)  # type: ignore[attr-defined]
-    timed(run, "recording", merge_rows, run.spark, run.tables, ledger.RUNS, frame, ["run_id"])
