@@ -1,118 +1,48 @@
 """The Spark flow: a corpus in, `results`/`jobs`/`runs` Delta tables out, surviving a crash at any point.
 
-Plan on the driver (ids, skips, pre-validation, open jobs from an earlier run), pack on executors, then one
-streaming stage: each task submits and polls continuously (`executor.py`) while the driver's ledger service
-(`ledger/server.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs results
-into `results` as they arrive. A crash loses at most the jobs submitted since their task's last commit
-(bounded by `engine.max_uncommitted_jobs`); the next run polls the committed jobs instead of resubmitting them. Under
-Spark Connect (or `engine = "driver"`) the same scheduler runs in the driver process instead (`driver.py`).
+Open the run (the deployment's model, the input's ids, the tables and the lease at once), plan on the driver
+(skips, pre-validation, open jobs from an earlier run: `actions.py`), run one streaming stage (`stream.py`),
+then reconcile: every input document has exactly one terminal row (`record.py`). A crash loses at most the
+jobs submitted since their task's last commit (bounded by `engine.max_uncommitted_jobs`); the next run polls
+the committed jobs instead of resubmitting them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import math
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Settings
-from ctc_spark.engine.driver import drive_batches, driver_plan, select_engine
-from ctc_spark.engine.estimate import Plan, check_budget
-from ctc_spark.engine.executor import OUTPUT_SCHEMA, ExecutorPlan, stream_partition, window_size
+from ctc_spark.engine.actions import deployment_results, done_pairs, open_candidates, open_jobs
+from ctc_spark.engine.context import Kind, RunContext, RunSummary, timed
+from ctc_spark.engine.driver import select_engine
 from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import states as ledger
-from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
-from ctc_spark.engine.ledger.server import LedgerService, RunTarget
-from ctc_spark.engine.model import (
-    DeploymentModel,
-    SkipBy,
-    check_skip_by,
-    done_rows,
-    read_deployment_model,
-    runs_of_model,
-)
+from ctc_spark.engine.model import check_skip_by, read_deployment_model
 from ctc_spark.engine.plan_store import frozen_plan
-from ctc_spark.engine.planning import BATCH_SCHEMA, check_unique_ids, normalise_input, pack_frame, with_prevalidation
-from ctc_spark.engine.preview import plan_from_actions
-from ctc_spark.engine.throttle import task_share
-from ctc_spark.errors import ConfigError, CTCError, InputError, ReconciliationError
-from ctc_spark.io.connect import conf_get, is_connect
+from ctc_spark.engine.planning import check_unique_ids, normalise_input, with_prevalidation
+from ctc_spark.engine.record import reconcile, record_run
+from ctc_spark.engine.stream import preview_plan, run_stream, stream_tasks
+from ctc_spark.errors import InputError
+from ctc_spark.io.connect import is_connect
 from ctc_spark.io.evolution import add_missing_columns
-from ctc_spark.io.tables import TableLocation, merge_rows, read_table, table_exists
+from ctc_spark.io.tables import TableLocation
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from ctc_spark.engine.ledger.server import LedgerService
+
 __all__ = ["RunSummary", "classify", "run_classification", "stream_tasks"]
 
 log = logging.getLogger(__name__)
-
-Kind = Literal["single", "multi"]
-_PROGRESS_SECONDS = 5.0
-_CALLS_PER_TASK = 50.0  # calls per second one streaming task drives comfortably
-
-
-@dataclass
-class RunSummary:
-    """What one run did; `input_docs == skipped_docs + succeeded_docs + errored_docs` when it reconciles."""
-
-    run_id: str
-    input_docs: int = 0
-    skipped_docs: int = 0
-    succeeded_docs: int = 0
-    errored_docs: int = 0
-    submits: int = 0
-    polls: int = 0
-    throttled: int = 0
-    retries: int = 0
-    resubmitted_batches: int = 0
-    resumed_jobs: int = 0
-    text_records: int = 0
-    commits: int = 0  # ledger commits of submitted job ids
-    tasks: int = 0  # streaming tasks
-    duration_seconds: float = 0.0
-    planning_seconds: float = 0.0  # run start to the first analyze call
-    service_seconds: float = 0.0  # first analyze call to last results commit: the quota-bound phase
-    errors_by_code: dict[str, int] = field(default_factory=dict)
-    model_label: str | None = None  # the deployment's model, written on every result row
-    model_id: str | None = None
-    skip_by: str = "text+model"
-    dry_run: bool = False
-    plan: Plan | None = None  # set by a dry run, or when `max_text_records` is set
-    step_seconds: dict[str, float] = field(default_factory=dict)  # tables, model, planning, first_call, ...
-
-
-@dataclass
-class _Run:
-    spark: object
-    settings: Settings
-    tables: TableLocation
-    project: str
-    deployment: str
-    kind: Kind
-    summary: RunSummary
-    progress: Callable[[str], None]
-    client_factory: Callable[..., Any] | None = None
-    engine: str = "executors"  # or "driver": who calls the service (`engine/driver.py`)
-    pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
-    skip_by: SkipBy = "text+model"
-    dry_run: bool = False
-    max_text_records: int | None = None
-    fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
-    opened: futures.Future[None] | None = None  # the `runs` row of a running run: committed before any job id
-    model: DeploymentModel = field(default_factory=DeploymentModel)
-    started: float = field(default_factory=time.monotonic)
-    started_epoch: float = field(default_factory=time.time)
 
 
 def run_classification(
@@ -172,7 +102,7 @@ def run_classification(
     """
     location = tables if isinstance(tables, TableLocation) else TableLocation.parse(tables)
     spark = df.sparkSession
-    run = _Run(
+    run = RunContext(
         spark,
         settings,
         location,
@@ -211,23 +141,23 @@ def run_classification(
             docs.unpersist()
 
 
-def _run_leased(run: _Run, pool: ThreadPoolExecutor, docs: DataFrame, *, force: bool) -> RunSummary:
+def _run_leased(run: RunContext, pool: ThreadPoolExecutor, docs: DataFrame, *, force: bool) -> RunSummary:
     """The run under its lease: a `runs` row opened, the classification, the row closed as it ended."""
     # The "running" row is bookkeeping: let it commit while planning runs instead of before it.
-    opened = run.opened = pool.submit(_record_run, run, "running")
+    opened = run.opened = pool.submit(record_run, run, "running")
     try:
         service = _execute(run, docs, force=force)
         assert service is not None
         opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
-        recorded = pool.submit(_record_run, run, "succeeded")  # while the ledger commits the last job states
+        recorded = pool.submit(record_run, run, "succeeded")  # while the ledger commits the last job states
         service.join()
         recorded.result()
     except BaseException as exc:
         with contextlib.suppress(BaseException):
             opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
-        _record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     return run.summary
 
@@ -297,7 +227,7 @@ def classify(
     )
     from pyspark.sql import functions as F
 
-    results = _deployment_results(df.sparkSession, location, project, deployment)
+    results = deployment_results(df.sparkSession, location, project, deployment)
     packed = results.select(F.col("doc_id").alias("__ctc_doc_id"), F.struct(*results.columns).alias(result_col))
     keyed = df.withColumn("__ctc_key", F.col(id_col).cast("string"))
     joined = keyed.join(packed, keyed["__ctc_key"] == packed["__ctc_doc_id"], "left")
@@ -305,7 +235,7 @@ def classify(
 
 
 def _open(
-    run: _Run, pool: ThreadPoolExecutor, docs: DataFrame, lease: RunLease | None, *, source: str, wait: bool
+    run: RunContext, pool: ThreadPoolExecutor, docs: DataFrame, lease: RunLease | None, *, source: str, wait: bool
 ) -> None:
     """Four independent steps at once: the deployment's model, the input's ids, the tables and the lease.
 
@@ -320,13 +250,13 @@ def _open(
     svc = run.settings.service
     steps = {
         "model": pool.submit(
-            _timed, run, "model", read_deployment_model, svc, run.project, run.deployment, skip_by=run.skip_by
+            timed, run, "model", read_deployment_model, svc, run.project, run.deployment, skip_by=run.skip_by
         ),
-        "ids": pool.submit(_timed, run, "ids", check_unique_ids, docs, source=source),
+        "ids": pool.submit(timed, run, "ids", check_unique_ids, docs, source=source),
     }
     if lease is not None:
-        steps["tables"] = pool.submit(_timed, run, "tables", _ensure_tables, run)
-        steps["lease"] = pool.submit(_timed, run, "lease", lease.acquire, wait=wait, progress=run.progress)
+        steps["tables"] = pool.submit(timed, run, "tables", _ensure_tables, run)
+        steps["lease"] = pool.submit(timed, run, "lease", lease.acquire, wait=wait, progress=run.progress)
     futures.wait(steps.values())
     failures = [e for e in (f.exception() for f in steps.values()) if e is not None]
     if failures:
@@ -344,7 +274,7 @@ def _open(
         log.info("tables ready and lease taken at %s in %.1fs", run.tables, time.monotonic() - run.started)
 
 
-def _ensure_tables(run: _Run) -> set[str]:
+def _ensure_tables(run: RunContext) -> set[str]:
     """Create the engine's tables, and add the columns this version writes to tables an older one created.
 
     Returns the tables that did not exist.
@@ -356,46 +286,11 @@ def _ensure_tables(run: _Run) -> set[str]:
     return created
 
 
-def _timed(run: _Run, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(*args, **kwargs)`, adding its wall-clock seconds to the summary's `step_seconds[step]`."""
-    t0 = time.monotonic()
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        steps = run.summary.step_seconds
-        steps[step] = round(steps.get(step, 0.0) + time.monotonic() - t0, 3)
-
-
 def _new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
 
 
-def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0) -> int:
-    """Tasks for the streaming stage: one per ~50 calls/s of quota, always leaving a slot for the commits.
-
-    The driver's Delta commits run as Spark jobs while the streaming tasks hold their slots, so at least
-    one slot must stay free.
-
-    Raises:
-        ConfigError: fewer than two task slots, or `engine.tasks` leaves none free.
-    """
-    if parallelism < 2:
-        raise ConfigError(
-            f"classification needs at least 2 task slots (one streams, one commits); this session "
-            f"has {parallelism} — use local[2] or more",
-            key="spark.master",
-        )
-    if configured:
-        if configured >= parallelism:
-            raise ConfigError(
-                f"engine.tasks = {configured} leaves no slot free for the ledger's commits ({parallelism} slots)",
-                key="engine.tasks",
-            )
-        return configured
-    return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
-
-
-def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None:
+def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService | None:
     """Plan, stream and reconcile `docs` (normalised, ids checked); returns the ledger service, whose last job
     states may still be committing. A dry run returns None once the plan is counted.
     """
@@ -408,8 +303,8 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
             # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip check.
-            any_open = None if run.fresh else pool.submit(lambda: bool(_open_candidates(run).limit(1).count()))
-            base = docs if force or run.fresh else docs.join(_done(run), ["doc_id", "text_sha256"], "left_anti")
+            any_open = None if run.fresh else pool.submit(lambda: bool(open_candidates(run).limit(1).count()))
+            base = docs if force or run.fresh else docs.join(done_pairs(run), ["doc_id", "text_sha256"], "left_anti")
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
             # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
@@ -422,7 +317,7 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
         s.skipped_docs = s.input_docs - todo
         run.pack_docs = todo - invalid
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")
-        resumed = [r.asDict() for r in _open_jobs(run, valid).collect()] if resuming and todo > invalid else []
+        resumed = [r.asDict() for r in open_jobs(run, valid).collect()] if resuming and todo > invalid else []
         s.resumed_jobs = len(resumed)
         log.info("planned run %s in %.1fs", s.run_id, time.monotonic() - t0)
         run.progress(
@@ -430,16 +325,16 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
             f"{len(resumed)} open jobs to resume"
         )
         if run.dry_run or run.max_text_records is not None:
-            _preview(run, valid, resumed, todo=todo, invalid=invalid)
+            preview_plan(run, valid, resumed, todo=todo, invalid=invalid)
         s.step_seconds["planning"] = round(time.monotonic() - t0, 3)
         if run.dry_run:
             return None
         errors = pending.filter(F.col("error_code").isNotNull()).select(
             "doc_id", "text_sha256", "error_code", "error_message"
         )
-        service = _stream(run, valid, resumed, errors if invalid else None, total=todo, sent=todo - invalid)
+        service = run_stream(run, valid, resumed, errors if invalid else None, total=todo, sent=todo - invalid)
         t1 = time.monotonic()
-        _timed(run, "reconciliation", _finish, run, docs)  # while the ledger commits the last job states
+        timed(run, "reconciliation", reconcile, run, docs)  # while the ledger commits the last job states
         log.info("reconciled run %s in %.1fs", s.run_id, time.monotonic() - t1)
         return service
     except BaseException:
@@ -449,419 +344,3 @@ def _execute(run: _Run, docs: DataFrame, *, force: bool) -> LedgerService | None
         raise
     finally:
         cleanup.close()
-
-
-def _preview(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, todo: int, invalid: int) -> None:
-    """Count the plan (one Spark job), report it, and refuse it when it bills more than the cap."""
-    s = run.summary
-    s.plan = plan_from_actions(
-        _actions(run, valid, resumed, parts=_packing_parts(run, resumed)),
-        input_docs=s.input_docs,
-        skipped_docs=s.input_docs - todo,
-        invalid_docs=invalid,
-        calls_per_minute=sum(r.calls_per_minute for r in run.settings.service.resources),
-    )
-    run.progress(s.plan.describe())
-    check_budget(s.plan, run.max_text_records)
-
-
-def _table(run: _Run, name: str) -> DataFrame:
-    """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
-    spark: Any = run.spark
-    if run.dry_run and not table_exists(spark, run.tables, name):
-        schemas = {
-            ledger.JOBS: ledger.JOBS_SCHEMA,
-            ledger.RESULTS: ledger.RESULTS_SCHEMA,
-            ledger.RUNS: ledger.RUNS_SCHEMA,
-        }
-        return spark.createDataFrame([], schemas[name])  # type: ignore[no-any-return]
-    return read_table(spark, run.tables, name)
-
-
-def _deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
-    """The `results` rows of one project and deployment."""
-    from pyspark.sql import functions as F
-
-    results = read_table(spark, location, ledger.RESULTS)
-    return results.filter((F.col("project_name") == project) & (F.col("deployment_name") == deployment))
-
-
-def _done(run: _Run) -> DataFrame:
-    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone."""
-    from pyspark.sql import functions as F
-
-    results = _table(run, ledger.RESULTS)
-    mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
-    return done_rows(mine, run.model, run.skip_by).select("doc_id", "text_sha256")
-
-
-def _open_candidates(run: _Run) -> DataFrame:
-    """Each batch's latest committed job, if it is still pollable and unexpired."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    jobs = _table(run, ledger.JOBS).filter(
-        (F.col("project_name") == run.project)
-        & (F.col("deployment_name") == run.deployment)
-        & F.col("job_id").isNotNull()
-    )
-    # A job submitted under another model would bring that model's answers: resubmit its batch instead.
-    jobs = runs_of_model(jobs, _table(run, ledger.RUNS), run.model, run.skip_by)
-    latest = Window.partitionBy("batch_id").orderBy(
-        F.col("attempts").desc_nulls_last(), F.col("submitted_at").desc_nulls_last()
-    )
-    return (
-        jobs.withColumn("rank", F.row_number().over(latest))
-        .filter((F.col("rank") == 1) & F.col("status").isin(*ledger.POLLABLE))
-        .filter(F.col("expires_at") > F.current_timestamp())
-    )
-
-
-def _open_jobs(run: _Run, valid: DataFrame) -> DataFrame:
-    """Open candidates whose documents (same texts) are all still pending: poll these, don't resubmit them.
-
-    A crash leaves every committed job `submitted` (or `succeeded`), so the latest attempt is what to poll.
-    """
-    from pyspark.sql import functions as F
-
-    open_ = _open_candidates(run)
-    pairs = open_.select("batch_id", F.explode(F.arrays_zip("doc_ids", "text_sha256s")).alias("d")).select(
-        "batch_id", F.col("d.doc_ids").alias("doc_id"), F.col("d.text_sha256s").alias("text_sha256")
-    )
-    matched = pairs.join(valid.select("doc_id", "text_sha256"), ["doc_id", "text_sha256"]).groupBy("batch_id").count()
-    full = open_.join(matched, "batch_id").filter(F.col("count") == F.size("doc_ids"))
-    return full.select(
-        "batch_id", "resource", "doc_ids", "text_sha256s", "job_id", "operation_location", "submitted_at", "attempts"
-    )
-
-
-def _actions(run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], *, parts: int | None = None) -> DataFrame:
-    """One row per batch for the streaming stage: new batches to submit, and resumed jobs (with their texts).
-
-    `parts` packs the new batches into that many partitions (default: `_pack_partitions`).
-    """
-    from pyspark.sql import functions as F
-
-    spark: Any = run.spark
-    submit_cols: list[Any] = [
-        F.lit("submit").alias("action"),
-        "batch_id",
-        "resource",
-        "doc_ids",
-        "texts",
-        "text_sha256s",
-        F.lit(None).cast("string").alias("job_id"),
-        F.lit(None).cast("string").alias("operation_location"),
-        F.lit(None).cast("double").alias("submitted_at"),
-        F.lit(0).cast("int").alias("attempts"),
-    ]
-    if not resumed:
-        return _pack(run, valid, parts).select(*submit_cols)
-    meta = spark.createDataFrame(
-        [
-            (
-                r["batch_id"],
-                r["resource"],
-                list(r["doc_ids"]),
-                r["job_id"],
-                r["operation_location"],
-                r["submitted_at"].timestamp() if r["submitted_at"] else None,
-                int(r["attempts"] or 1),
-            )
-            for r in resumed
-        ],
-        "batch_id STRING, resource STRING, doc_ids ARRAY<STRING>, job_id STRING, operation_location STRING, "
-        "submitted_at DOUBLE, attempts INT",
-    )
-    exploded = meta.select("batch_id", F.posexplode("doc_ids").alias("pos", "doc_id"))
-    grouped = (
-        exploded.join(valid, "doc_id")
-        .groupBy("batch_id")
-        .agg(F.sort_array(F.collect_list(F.struct("pos", "doc_id", "text", "text_sha256"))).alias("d"))
-    )
-    polls = (
-        meta.drop("doc_ids")
-        .join(grouped, "batch_id")
-        .select(
-            F.lit("poll").alias("action"),
-            "batch_id",
-            "resource",
-            F.col("d.doc_id").alias("doc_ids"),
-            F.col("d.text").alias("texts"),
-            F.col("d.text_sha256").alias("text_sha256s"),
-            "job_id",
-            "operation_location",
-            "submitted_at",
-            "attempts",
-        )
-    )
-    covered = exploded.select("doc_id")
-    fresh = _pack(run, valid.join(covered, "doc_id", "left_anti"), parts).select(*submit_cols)
-    return fresh.unionByName(polls)
-
-
-def _pack(run: _Run, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
-    parts = parts or _pack_partitions(run)
-    b = run.settings.batch
-    body = partial(
-        pack_frame,
-        max_docs=b.max_docs_per_request,
-        max_chars=b.max_chars_per_request,
-        scope=f"{run.project}/{run.deployment}/{run.kind}",
-        resources=run.settings.service.resources,
-    )
-    ordered = to_pack.repartition(parts, "doc_id").sortWithinPartitions("doc_id")
-    return ordered.select("doc_id", "text", "text_sha256").mapInPandas(body, BATCH_SCHEMA)
-
-
-def _pack_partitions(run: _Run) -> int:
-    """The classic session's parallelism; under Spark Connect (no sparkContext) about 1,000 documents a partition."""
-    if not is_connect(run.spark):
-        spark: Any = run.spark
-        return max(1, int(spark.sparkContext.defaultParallelism))
-    shuffle = int(conf_get(run.spark, "spark.sql.shuffle.partitions", "8") or 8)
-    return max(1, min(shuffle, math.ceil(run.pack_docs / 1000)))
-
-
-def _stream(
-    run: _Run, valid: DataFrame, resumed: list[dict[str, Any]], errors: DataFrame | None, *, total: int, sent: int
-) -> LedgerService:
-    """Run the streaming stage with the ledger service up; error rows go through the same writer.
-
-    Returns the closed service once every result is written; `join()` it for the last job states.
-    """
-    s = run.summary
-    svc = run.settings.service
-    target = RunTarget(
-        s.run_id, run.project, run.deployment, run.kind, svc.runtime_api_version, run.model.label, run.model.model_id
-    )
-    on_driver = run.engine == "driver"
-    # Under the driver engine the driver process is the one streaming "task".
-    tasks = 0 if not sent else 1 if on_driver else _executor_tasks(run)
-    spark: Any = run.spark
-    if (
-        not on_driver
-        and tasks
-        and str(spark.sparkContext.getConf().get("spark.speculation", "false")).lower() == "true"
-    ):
-        log.warning(
-            "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
-            "(paid twice); turn it off for classification runs"
-        )
-    if on_driver:
-        service = LedgerService(run.spark, run.tables, target, host="127.0.0.1")  # type: ignore[arg-type]
-    else:
-        address = _ledger_address(run)
-        service = LedgerService(run.spark, run.tables, target, host=address.advertised, bind=address.bind)  # type: ignore[arg-type]
-    service.expected_docs = sent
-    # The driver engine calls the service in-process: no socket. No job id is committed before the `runs` row.
-    service.start(serve=not on_driver, before_jobs=run.opened.result if run.opened else None)
-    outputs: list[Any] = []
-    launched = time.time()
-    failure: BaseException | None = None
-    stop = threading.Event()
-    reporter = threading.Thread(
-        target=_report,
-        args=(run, service, total, stop),
-        kwargs={"started": time.time()},
-        name="ctc-progress",
-        daemon=True,
-    )
-    reporter.start()
-    try:
-        if errors is not None:
-            service.write_results(errors)
-        if tasks and on_driver:
-            b = run.settings.batch
-            plan = driver_plan(
-                svc,
-                b,
-                run.settings.engine,
-                project=run.project,
-                deployment=run.deployment,
-                kind=run.kind,
-                ledger=service,
-                client_factory=run.client_factory,
-            )
-            outputs = drive_batches(_actions(run, valid, resumed), plan)
-        elif tasks:
-            plan = _plan(run, tasks, service)
-            frame = _actions(run, valid, resumed, parts=_packing_parts(run, resumed))
-            if resumed:  # resumed polls and new batches, spread over the tasks
-                frame = frame.repartition(tasks)
-            outputs = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
-    except BaseException as exc:
-        failure = exc
-    finally:
-        stop.set()
-        try:
-            service.close()  # a ledger failure is the root cause of a failed stage: raise it first
-        finally:
-            reporter.join()
-            if failure is not None or service.failure is not None:
-                with contextlib.suppress(BaseException):
-                    service.join()  # the job states that did arrive are committed before the error surfaces
-    if failure is not None:
-        raise failure
-    if service.abort:
-        raise CTCError(f"the service refused the run: {service.abort}")
-    s.tasks, s.commits = tasks, service.commits
-    for o in outputs:  # Rows from the executors, dicts from the driver engine
-        s.submits += int(o["submits"])
-        s.polls += int(o["polls"])
-        s.retries += int(o["retries"])
-        s.throttled += int(o["throttled"])
-        s.resubmitted_batches += int(o["resubmits"])
-    firsts = [o["first_call_at"] for o in outputs if o["first_call_at"]]
-    if firsts and service.results_committed_at:
-        s.service_seconds = max(0.0, service.results_committed_at - min(firsts))
-        s.planning_seconds = max(0.0, min(firsts) - run.started_epoch)
-        s.step_seconds["first_call"] = round(max(0.0, min(firsts) - launched), 3)
-        s.step_seconds["streaming"] = round(s.service_seconds, 3)
-        log.info("first analyze call %.1fs after the streaming stage was launched", min(firsts) - launched)
-    _report(run, service, total, None, started=min(firsts) if firsts else time.time())
-    return service
-
-
-def _executor_tasks(run: _Run) -> int:
-    """The executor engine's streaming tasks for this session and quota (`stream_tasks`)."""
-    parallelism = int(run.spark.sparkContext.defaultParallelism)  # type: ignore[attr-defined]
-    quota = sum(r.calls_per_minute for r in run.settings.service.resources) / 60.0
-    return stream_tasks(parallelism, quota, run.settings.engine.tasks)
-
-
-def _packing_parts(run: _Run, resumed: list[dict[str, Any]]) -> int | None:
-    """Partitions to pack new batches into; None for the default (`_pack_partitions`).
-
-    A new run of the executor engine packs straight into the streaming tasks' partitions, in the streaming
-    stage itself: the first batches go out while the rest is still being packed. A dry run packs the same way,
-    so its counts are the real run's.
-    """
-    return None if run.engine == "driver" or resumed else _executor_tasks(run)
-
-
-def _plan(run: _Run, tasks: int, service: LedgerService) -> ExecutorPlan:
-    svc = run.settings.service
-    b = run.settings.batch
-    shares = tuple(task_share(r.calls_per_minute, tasks) for r in svc.resources)
-    expected = 2.0
-    return ExecutorPlan(
-        service=svc,
-        project=run.project,
-        deployment=run.deployment,
-        kind=run.kind,
-        shares=shares,
-        ledger_url=service.url,
-        ledger_token=service.token,
-        language=b.language,
-        show_stats=b.show_stats,
-        logging_opt_out=b.logging_opt_out,
-        expected_latency=expected,
-        max_in_flight=window_size(sum(shares), expected),
-        max_uncommitted=max(1, run.settings.engine.max_uncommitted_jobs // tasks),
-        job_deadline_seconds=run.settings.engine.job_deadline_seconds,
-        client_factory=run.client_factory,
-    )
-
-
-def _ledger_address(run: _Run) -> LedgerAddress:
-    """Where executors reach the driver: loopback for local masters, else the driver's host (or the setting)."""
-    sc = run.spark.sparkContext  # type: ignore[attr-defined]
-    conf = {k: v for k, v in sc.getConf().getAll() if k in ("spark.driver.host", "spark.driver.bindAddress")}
-    return ledger_address(str(sc.master), conf, run.settings.engine.ledger_host)
-
-
-def _report(run: _Run, service: LedgerService, total: int, stop: threading.Event | None, *, started: float) -> None:
-    """Print documents done out of the total and the rate every few seconds until `stop`; once if it is None."""
-    while stop is None or not stop.wait(_PROGRESS_SECONDS):
-        rate = service.received_docs / max(1e-6, time.time() - started) * 60
-        run.progress(
-            f"classified {service.received_docs}/{total} documents ({rate:,.0f} docs/min); "
-            f"{service.committed_jobs} jobs committed, {service.merged_docs} results written"
-        )
-        if stop is None:
-            return
-
-
-def _finish(run: _Run, docs: DataFrame) -> None:
-    """Count this run's terminal rows and check that every input document has exactly one (one Spark job)."""
-    from pyspark.sql import functions as F
-
-    s = run.summary
-    results = _deployment_results(run.spark, run.tables, run.project, run.deployment)
-    joined = docs.select("doc_id", "text", "text_sha256").join(
-        results.select("doc_id", "text_sha256", "run_id", "error_code"), ["doc_id", "text_sha256"], "left"
-    )
-    records = F.greatest(F.lit(1), F.ceil(F.length("text") / 1000))
-    rows = (
-        joined.groupBy(
-            F.col("run_id").isNull().alias("missing"), (F.col("run_id") == s.run_id).alias("mine"), "error_code"
-        )
-        .agg(F.count(F.lit(1)).alias("n"), F.sum(records).alias("records"))
-        .collect()
-    )
-    missing = sum(int(r.n) for r in rows if r.missing)
-    mine = [r for r in rows if r.mine]
-    s.succeeded_docs = sum(int(r.n) for r in mine if r.error_code is None)
-    s.errored_docs = sum(int(r.n) for r in mine if r.error_code is not None)
-    s.errors_by_code = {str(r.error_code): int(r.n) for r in mine if r.error_code is not None}
-    s.text_records = sum(int(r.records or 0) for r in mine if r.error_code is None)
-    covered = s.input_docs - missing
-    if missing or s.skipped_docs + s.succeeded_docs + s.errored_docs != s.input_docs:
-        raise ReconciliationError(
-            f"run {s.run_id} does not reconcile: {s.input_docs} input documents, {covered} with a terminal row; "
-            f"skipped {s.skipped_docs} + succeeded {s.succeeded_docs} + errored {s.errored_docs}; "
-            "re-run with the same arguments to resume",
-            expected=s.input_docs,
-            found=covered,
-        )
-
-
-def _record_run(run: _Run, status: str, *, error: str | None = None) -> None:
-    s = run.summary
-    now = datetime.now(timezone.utc)
-    config = {
-        "project": run.project,
-        "deployment": run.deployment,
-        "kind": run.kind,
-        "tables": str(run.tables),
-        "batch": asdict(run.settings.batch),
-        "engine": asdict(run.settings.engine),
-        "resources": [
-            {"name": r.name, "endpoint": r.endpoint, "calls_per_minute": r.calls_per_minute}
-            for r in run.settings.service.resources
-        ],
-        "runtime_api_version": run.settings.service.runtime_api_version,
-        "skip_by": run.skip_by,
-        "max_text_records": run.max_text_records,
-    }
-    started = datetime.fromtimestamp(time.time() - (time.monotonic() - run.started), timezone.utc)
-    row = (
-        s.run_id,
-        status,
-        run.project,
-        run.deployment,
-        run.kind,
-        json.dumps(config, sort_keys=True),
-        started,
-        None if status == "running" else now,
-        s.duration_seconds,
-        s.input_docs,
-        s.skipped_docs,
-        s.succeeded_docs,
-        s.errored_docs,
-        s.submits,
-        s.polls,
-        s.throttled,
-        s.retries,
-        s.resubmitted_batches,
-        s.text_records,
-        error,
-        run.model.label,
-        run.model.model_id,
-        run.model.deployed_at,
-        run.skip_by,
-        dict(s.step_seconds),
-    )
-    frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)  # type: ignore[attr-defined]
-    _timed(run, "recording", merge_rows, run.spark, run.tables, ledger.RUNS, frame, ["run_id"])

@@ -1,0 +1,184 @@
+"""The plan's Spark queries: the documents a run skips, the open jobs it resumes, and the batches it packs.
+
+Each is a lazy DataFrame over the `results`, `jobs` and `runs` tables and the run's input; `stage_actions` gives
+the streaming stage one row per batch: a new batch to `submit`, packed on executors, or an earlier run's open
+job to `poll`.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from ctc_spark.engine.context import RunContext
+from ctc_spark.engine.ledger import states as ledger
+from ctc_spark.engine.model import done_rows, runs_of_model
+from ctc_spark.engine.planning import BATCH_SCHEMA, pack_frame
+from ctc_spark.io.connect import conf_get, is_connect
+from ctc_spark.io.tables import TableLocation, read_table, table_exists
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+__all__ = ["deployment_results", "done_pairs", "open_candidates", "open_jobs", "stage_actions"]
+
+
+def deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
+    """The `results` rows of one project and deployment."""
+    from pyspark.sql import functions as F
+
+    results = read_table(spark, location, ledger.RESULTS)
+    return results.filter((F.col("project_name") == project) & (F.col("deployment_name") == deployment))
+
+
+def done_pairs(run: RunContext) -> DataFrame:
+    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone."""
+    from pyspark.sql import functions as F
+
+    results = _table(run, ledger.RESULTS)
+    mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
+    return done_rows(mine, run.model, run.skip_by).select("doc_id", "text_sha256")
+
+
+def open_candidates(run: RunContext) -> DataFrame:
+    """Each batch's latest committed job, if it is still pollable and unexpired."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    jobs = _table(run, ledger.JOBS).filter(
+        (F.col("project_name") == run.project)
+        & (F.col("deployment_name") == run.deployment)
+        & F.col("job_id").isNotNull()
+    )
+    # A job submitted under another model would bring that model's answers: resubmit its batch instead.
+    jobs = runs_of_model(jobs, _table(run, ledger.RUNS), run.model, run.skip_by)
+    latest = Window.partitionBy("batch_id").orderBy(
+        F.col("attempts").desc_nulls_last(), F.col("submitted_at").desc_nulls_last()
+    )
+    return (
+        jobs.withColumn("rank", F.row_number().over(latest))
+        .filter((F.col("rank") == 1) & F.col("status").isin(*ledger.POLLABLE))
+        .filter(F.col("expires_at") > F.current_timestamp())
+    )
+
+
+def open_jobs(run: RunContext, valid: DataFrame) -> DataFrame:
+    """Open candidates whose documents (same texts) are all still pending: poll these, don't resubmit them.
+
+    A crash leaves every committed job `submitted` (or `succeeded`), so the latest attempt is what to poll.
+    """
+    from pyspark.sql import functions as F
+
+    open_ = open_candidates(run)
+    pairs = open_.select("batch_id", F.explode(F.arrays_zip("doc_ids", "text_sha256s")).alias("d")).select(
+        "batch_id", F.col("d.doc_ids").alias("doc_id"), F.col("d.text_sha256s").alias("text_sha256")
+    )
+    matched = pairs.join(valid.select("doc_id", "text_sha256"), ["doc_id", "text_sha256"]).groupBy("batch_id").count()
+    full = open_.join(matched, "batch_id").filter(F.col("count") == F.size("doc_ids"))
+    return full.select(
+        "batch_id", "resource", "doc_ids", "text_sha256s", "job_id", "operation_location", "submitted_at", "attempts"
+    )
+
+
+def stage_actions(
+    run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], *, parts: int | None = None
+) -> DataFrame:
+    """One row per batch for the streaming stage: new batches to submit, and resumed jobs (with their texts).
+
+    `parts` packs the new batches into that many partitions (default: `_pack_partitions`).
+    """
+    from pyspark.sql import functions as F
+
+    spark: Any = run.spark
+    submit_cols: list[Any] = [
+        F.lit("submit").alias("action"),
+        "batch_id",
+        "resource",
+        "doc_ids",
+        "texts",
+        "text_sha256s",
+        F.lit(None).cast("string").alias("job_id"),
+        F.lit(None).cast("string").alias("operation_location"),
+        F.lit(None).cast("double").alias("submitted_at"),
+        F.lit(0).cast("int").alias("attempts"),
+    ]
+    if not resumed:
+        return _pack(run, valid, parts).select(*submit_cols)
+    meta = spark.createDataFrame(
+        [
+            (
+                r["batch_id"],
+                r["resource"],
+                list(r["doc_ids"]),
+                r["job_id"],
+                r["operation_location"],
+                r["submitted_at"].timestamp() if r["submitted_at"] else None,
+                int(r["attempts"] or 1),
+            )
+            for r in resumed
+        ],
+        "batch_id STRING, resource STRING, doc_ids ARRAY<STRING>, job_id STRING, operation_location STRING, "
+        "submitted_at DOUBLE, attempts INT",
+    )
+    exploded = meta.select("batch_id", F.posexplode("doc_ids").alias("pos", "doc_id"))
+    grouped = (
+        exploded.join(valid, "doc_id")
+        .groupBy("batch_id")
+        .agg(F.sort_array(F.collect_list(F.struct("pos", "doc_id", "text", "text_sha256"))).alias("d"))
+    )
+    polls = (
+        meta.drop("doc_ids")
+        .join(grouped, "batch_id")
+        .select(
+            F.lit("poll").alias("action"),
+            "batch_id",
+            "resource",
+            F.col("d.doc_id").alias("doc_ids"),
+            F.col("d.text").alias("texts"),
+            F.col("d.text_sha256").alias("text_sha256s"),
+            "job_id",
+            "operation_location",
+            "submitted_at",
+            "attempts",
+        )
+    )
+    covered = exploded.select("doc_id")
+    fresh = _pack(run, valid.join(covered, "doc_id", "left_anti"), parts).select(*submit_cols)
+    return fresh.unionByName(polls)
+
+
+def _table(run: RunContext, name: str) -> DataFrame:
+    """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
+    spark: Any = run.spark
+    if run.dry_run and not table_exists(spark, run.tables, name):
+        schemas = {
+            ledger.JOBS: ledger.JOBS_SCHEMA,
+            ledger.RESULTS: ledger.RESULTS_SCHEMA,
+            ledger.RUNS: ledger.RUNS_SCHEMA,
+        }
+        return spark.createDataFrame([], schemas[name])  # type: ignore[no-any-return]
+    return read_table(spark, run.tables, name)
+
+
+def _pack(run: RunContext, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
+    parts = parts or _pack_partitions(run)
+    b = run.settings.batch
+    body = partial(
+        pack_frame,
+        max_docs=b.max_docs_per_request,
+        max_chars=b.max_chars_per_request,
+        scope=f"{run.project}/{run.deployment}/{run.kind}",
+        resources=run.settings.service.resources,
+    )
+    ordered = to_pack.repartition(parts, "doc_id").sortWithinPartitions("doc_id")
+    return ordered.select("doc_id", "text", "text_sha256").mapInPandas(body, BATCH_SCHEMA)
+
+
+def _pack_partitions(run: RunContext) -> int:
+    """The classic session's parallelism; under Spark Connect (no sparkContext) about 1,000 documents a partition."""
+    if not is_connect(run.spark):
+        spark: Any = run.spark
+        return max(1, int(spark.sparkContext.defaultParallelism))
+    shuffle = int(conf_get(run.spark, "spark.sql.shuffle.partitions", "8") or 8)
+    return max(1, min(shuffle, math.ceil(run.pack_docs / 1000)))
