@@ -7,15 +7,14 @@ job to `poll`.
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.engine.context import RunContext
 from ctc_spark.engine.ledger import states as ledger
 from ctc_spark.engine.model import done_rows, runs_of_model
-from ctc_spark.engine.planning import BATCH_SCHEMA, pack_frame
-from ctc_spark.io.connect import conf_get, is_connect
+from ctc_spark.engine.planning import BATCH_SCHEMA, connect_partitions, pack_frame
+from ctc_spark.io.connect import is_connect
 from ctc_spark.io.tables import TableLocation, read_table, table_exists
 
 if TYPE_CHECKING:
@@ -180,5 +179,4 @@ def _pack_partitions(run: RunContext) -> int:
     if not is_connect(run.spark):
         spark: Any = run.spark
         return max(1, int(spark.sparkContext.defaultParallelism))
-    shuffle = int(conf_get(run.spark, "spark.sql.shuffle.partitions", "8") or 8)
-    return max(1, min(shuffle, math.ceil(run.pack_docs / 1000)))
+    return connect_partitions(run.pack_docs)

@@ -19,16 +19,29 @@ __all__ = [
     "BATCH_SCHEMA",
     "assign_resource",
     "check_unique_ids",
+    "connect_partitions",
     "normalise_input",
     "pack_frame",
     "with_prevalidation",
 ]
 
 _PACK_CHUNK = 200  # packed batches per DataFrame a packing worker yields (about 5,000 documents)
+_CONNECT_PARTITION_DOCS = 1000
+_CONNECT_MAX_PARTITIONS = 10_000
 BATCH_SCHEMA = (
     "batch_id STRING, doc_ids ARRAY<STRING>, texts ARRAY<STRING>, text_sha256s ARRAY<STRING>, "
     "n_chars LONG, resource STRING"
 )
+
+
+def connect_partitions(docs: int) -> int:
+    """Partitions to pack `docs` documents into for the driver engine: about 1,000 documents each.
+
+    The Spark Connect client turns each Arrow batch it receives (never more than a partition) into Python rows
+    all at once, so the partition size, not the corpus or `spark.sql.shuffle.partitions`, bounds the driver's
+    memory: two partitions of 100,000 documents held ~130 MB of rows and Arrow bytes at a time.
+    """
+    return max(1, min(_CONNECT_MAX_PARTITIONS, -(-docs // _CONNECT_PARTITION_DOCS)))
 
 
 def normalise_input(df: DataFrame, *, id_col: str, text_col: str, source: str = "input") -> DataFrame:

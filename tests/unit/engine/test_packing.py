@@ -15,7 +15,7 @@ from ctc_spark.engine.packing import (
     text_sha256,
     validate_text,
 )
-from ctc_spark.engine.planning import assign_resource
+from ctc_spark.engine.planning import assign_resource, connect_partitions
 
 
 def _docs(sizes: list[int]) -> list[PlannedDoc]:
@@ -97,3 +97,10 @@ def test_pack_frame_streams_chunks_with_the_same_batches_as_one_pass(monkeypatch
     got = pd.concat(out, ignore_index=True)
     assert list(got["batch_id"]) == [b.batch_id for b in whole]
     assert [list(ids) for ids in got["doc_ids"]] == [[d.id for d in b.docs] for b in whole]
+
+
+@pytest.mark.parametrize(
+    ("docs", "partitions"), [(0, 1), (1, 1), (1000, 1), (1001, 2), (200_000, 200), (50_000_000, 10_000)]
+)
+def test_connect_partitions_hold_about_a_thousand_documents_each(docs: int, partitions: int) -> None:
+    assert connect_partitions(docs) == partitions
