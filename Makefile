@@ -55,10 +55,11 @@ integration: setup ## Run the integration tier (Spark local[2], Delta, emulator,
 	$(PY) -m pytest tests/integration --ignore=tests/integration/connect $(PYTEST_ARGS)
 	SPARK_TESTING=1 $(PY) -m pytest tests/integration/connect $(PYTEST_ARGS)
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, and mypy (strict) on the package and the benchmarks
 	$(VENV)/bin/ruff check ctc_spark jobs tests bench
 	$(VENV)/bin/ruff format --check ctc_spark jobs tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bench/*.py bench/peers/*.py bench/floor/*.py
 
 format: setup ## Apply ruff's formatter and fixes
 	$(VENV)/bin/ruff format ctc_spark jobs tests bench

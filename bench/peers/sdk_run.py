@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +25,7 @@ def _classify(
 
     client = TextAnalyticsClient(endpoint, AzureKeyCredential(key))
     for frame in frames:
-        rows = []
+        rows: list[tuple[Any, str | None, str | None]] = []
         for start in range(0, len(frame), 25):
             part = frame.iloc[start : start + 25]
             try:
@@ -75,6 +76,7 @@ def main() -> None:
     counts = rows.agg(
         F.count(F.lit(1)).alias("rows"), F.count("category").alias("classified"), F.count("error").alias("errors")
     ).first()
+    assert counts is not None  # an aggregate without grouping always has one row
     print(json.dumps({"input": df.count(), **counts.asDict()}), flush=True)
     spark.stop()
 

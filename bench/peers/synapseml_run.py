@@ -75,6 +75,7 @@ def main() -> None:
         F.count("error").alias("errors"),
         F.sum(F.when(F.col("category").isNull() & F.col("error").isNull(), 1).otherwise(0)).alias("neither"),
     ).first()
+    assert counts is not None  # an aggregate without grouping always has one row
     print(json.dumps({"input": df.count(), **counts.asDict()}), flush=True)
     spark.stop()
 
