@@ -13,11 +13,12 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.engine.actions import stage_actions
-from ctc_spark.engine.context import RunContext
+from ctc_spark.engine.context import RunContext, RunSummary
 from ctc_spark.engine.driver import drive_batches, driver_plan
 from ctc_spark.engine.estimate import check_budget
 from ctc_spark.engine.executor import OUTPUT_SCHEMA, ExecutorPlan, stream_partition, window_size
@@ -30,7 +31,7 @@ from ctc_spark.errors import ConfigError, CTCError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["preview_plan", "run_stream", "stream_tasks"]
+__all__ = ["preview_plan", "run_stream", "stream_tasks", "tally_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -160,21 +161,39 @@ def run_stream(
     if service.abort:
         raise CTCError(f"the service refused the run: {service.abort}")
     s.tasks, s.commits = tasks, service.commits
-    for o in outputs:  # Rows from the executors, dicts from the driver engine
-        s.submits += int(o["submits"])
-        s.polls += int(o["polls"])
-        s.retries += int(o["retries"])
-        s.throttled += int(o["throttled"])
-        s.resubmitted_batches += int(o["resubmits"])
-    firsts = [o["first_call_at"] for o in outputs if o["first_call_at"]]
-    if firsts and service.results_committed_at:
-        s.service_seconds = max(0.0, service.results_committed_at - min(firsts))
-        s.planning_seconds = max(0.0, min(firsts) - run.started_epoch)
-        s.step_seconds["first_call"] = round(max(0.0, min(firsts) - launched), 3)
-        s.step_seconds["streaming"] = round(s.service_seconds, 3)
-        log.info("first analyze call %.1fs after the streaming stage was launched", min(firsts) - launched)
-    _report(run, service, total, None, started=min(firsts) if firsts else time.time())
+    first = tally_outputs(
+        s, outputs, launched=launched, started=run.started_epoch, results_at=service.results_committed_at
+    )
+    if first is not None:
+        log.info("first analyze call %.1fs after the streaming stage was launched", first - launched)
+    _report(run, service, total, None, started=first if first is not None else time.time())
     return service
+
+
+def tally_outputs(
+    summary: RunSummary, outputs: Sequence[Any], *, launched: float, started: float, results_at: float | None
+) -> float | None:
+    """Add the tasks' counter rows to `summary` and time its phases; returns the first call's epoch, if any.
+
+    `launched` is when the streaming stage started, `started` when the run did, `results_at` when the last
+    results were committed (all epoch seconds).
+    """
+    for o in outputs:  # Rows from the executors, dicts from the driver engine
+        summary.submits += int(o["submits"])
+        summary.polls += int(o["polls"])
+        summary.retries += int(o["retries"])
+        summary.throttled += int(o["throttled"])
+        summary.resubmitted_batches += int(o["resubmits"])
+    firsts = [o["first_call_at"] for o in outputs if o["first_call_at"]]
+    if not firsts:
+        return None
+    first = float(min(firsts))
+    if results_at:
+        summary.service_seconds = max(0.0, results_at - first)
+        summary.planning_seconds = max(0.0, first - started)
+        summary.step_seconds["first_call"] = round(max(0.0, first - launched), 3)
+        summary.step_seconds["streaming"] = round(summary.service_seconds, 3)
+    return first
 
 
 def _executor_tasks(run: RunContext) -> int:
