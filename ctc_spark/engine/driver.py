@@ -3,7 +3,7 @@
 For Spark Connect sessions (Databricks serverless, standard access mode), where a UDF cannot reach the
 internet nor a server opened by the client. The packed batches stream to the driver (`toLocalIterator`, a
 bounded prefetch queue, never the whole corpus); one event loop runs the executor task's scheduler
-(`executor._Task`: submit-first window, learned first poll, AIMD on 429, Retry-After, expiry, resubmission
+(`scheduler.Scheduler`: submit-first window, learned first poll, AIMD on 429, Retry-After, expiry, resubmission
 limits) with each resource's full quota; and the ledger is the same `LedgerService`, called in-process
 instead of over HTTP, so job ids are committed to `jobs` before they are polled and results are MERGEd in
 groups exactly as for the executor engine.

@@ -1,9 +1,10 @@
 """The streaming stage: the run's batches submitted and polled while the driver's ledger service records them.
 
-Each task submits and polls continuously (`executor.py`) while the ledger service (`ledger/server.py`) commits
-every submitted job id to `jobs` before the job is polled, and MERGEs results into `results` as they arrive.
-Under Spark Connect (or `engine = "driver"`) the same scheduler runs in the driver process instead
-(`driver.py`). A dry run counts the stage's actions instead of streaming them (`preview_plan`).
+Each task submits and polls continuously (`executor.py`, its scheduler in `scheduler.py`) while the ledger
+service (`ledger/server.py`) commits every submitted job id to `jobs` before the job is polled, and MERGEs
+results into `results` as they arrive. Under Spark Connect (or `engine = "driver"`) the same scheduler runs in
+the driver process instead (`driver.py`). A dry run counts the stage's actions instead of streaming them
+(`preview_plan`).
 """
 
 from __future__ import annotations

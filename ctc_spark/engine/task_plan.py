@@ -1,0 +1,48 @@
+"""What an executor task is given: its picklable plan, and the size of the window it keeps in flight."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ctc_spark.config import Secret, ServiceSettings
+from ctc_spark.engine.ledger.states import MAX_ATTEMPTS
+
+__all__ = ["ExecutorPlan", "window_size"]
+
+
+@dataclass(frozen=True)
+class ExecutorPlan:
+    """Everything a task needs, picklable: settings, the target, its quota shares, the ledger and the window."""
+
+    service: ServiceSettings
+    project: str
+    deployment: str
+    kind: str
+    shares: tuple[float, ...]  # calls per second per task, aligned with service.resources
+    ledger_url: str = ""
+    ledger_token: Secret = field(default_factory=lambda: Secret(""))
+    language: str = "en"
+    show_stats: bool = True
+    logging_opt_out: bool = True
+    expected_latency: float = 2.0  # seconds from submit until a job is usually done; learned as jobs finish
+    concurrency: int = 32  # requests in flight (or waiting for a token) per task
+    max_in_flight: int = 256  # jobs admitted and not finished, per task
+    max_uncommitted: int = 1000  # submitted jobs whose ids are not committed yet, per task: a crash's redo bound
+    max_attempts: int = MAX_ATTEMPTS
+    job_deadline_seconds: float = 3600.0
+    flush_seconds: float = 0.5  # how often results and job states go to the driver
+    # Picklable module-level callables; None means the real ones. Tests of the scheduling inject in-memory
+    # ones: client_factory(resource, service, limiter) -> (client, stats, make_document); link_factory(plan).
+    client_factory: Callable[..., tuple[Any, Any, Callable[..., Any]]] | None = None
+    link_factory: Callable[[ExecutorPlan], Any] | None = None
+
+
+def window_size(calls_per_second: float, expected_latency: float, *, commit_seconds: float = 3.0) -> int:
+    """Jobs a task keeps in flight: four times what its share submits while one job completes and commits.
+
+    Twice would keep the bucket busy in steady state; four times also leaves, when the input runs out, a
+    backlog of finished jobs long enough to use the quota until the last submitted job is done.
+    """
+    return max(16, min(5000, int(4 * calls_per_second * (expected_latency + commit_seconds)) + 1))
