@@ -40,7 +40,7 @@ __all__ = ["READ_CHUNK", "Scheduler", "next_latency"]
 
 # Codes that mean "this project or deployment is not usable": stop the run instead of erroring every row.
 _FATAL_CODES = frozenset({"ProjectNotFound", "DeploymentNotFound", "ModelNotFound"})
-READ_CHUNK = 64  # batches read from Spark's input at a time
+READ_CHUNK = 64  # packed-batch rows taken from the input at a time
 _POLL_RETRY_SECONDS = 5.0  # after a poll failed transiently (the client already retried)
 
 
@@ -66,7 +66,10 @@ class _Batch:
 
 
 class Scheduler:
-    """One partition's scheduler: admission, the choice of the next call, commits and the outbox."""
+    """One streaming task's scheduler (the whole run's, under the driver engine): admission, the next call, commits.
+
+    It also keeps the outbox of result rows and job states for the ledger.
+    """
 
     def __init__(
         self,
