@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import BatchSettings, EngineSettings, ServiceSettings
-from ctc_spark.engine.executor import ExecutorPlan, drive_rows, window_size
+from ctc_spark.engine.executor import drive_rows
 from ctc_spark.engine.prefetch import BUFFER_BATCHES, Prefetcher
+from ctc_spark.engine.task_plan import ExecutorPlan, build_plan
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.service.transport import MAX_CONNECTIONS
@@ -73,21 +74,16 @@ def driver_plan(
 ) -> ExecutorPlan:
     """The scheduler's plan for the one driver "task": every resource's full quota, the whole uncommitted bound."""
     shares = tuple(r.calls_per_minute / 60.0 for r in service.resources)
-    expected = 2.0
-    return ExecutorPlan(
-        service=service,
+    return build_plan(
+        service,
+        batch,
+        engine,
         project=project,
         deployment=deployment,
         kind=kind,
         shares=shares,
-        language=batch.language,
-        show_stats=batch.show_stats,
-        logging_opt_out=batch.logging_opt_out,
-        expected_latency=expected,
-        concurrency=driver_concurrency(shares),
-        max_in_flight=window_size(sum(shares), expected),
         max_uncommitted=max(1, engine.max_uncommitted_jobs),
-        job_deadline_seconds=engine.job_deadline_seconds,
+        concurrency=driver_concurrency(shares),
         client_factory=client_factory,
         link_factory=lambda _plan: InProcessLink(ledger),
     )

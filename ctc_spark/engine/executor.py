@@ -14,22 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import ResourceSettings, ServiceSettings
 from ctc_spark.engine.prefetch import BUFFER_BATCHES, Prefetcher
-from ctc_spark.engine.scheduler import READ_CHUNK, Scheduler, next_latency
-from ctc_spark.engine.task_plan import ExecutorPlan, window_size
+from ctc_spark.engine.scheduler import READ_CHUNK, Scheduler
+from ctc_spark.engine.task_plan import ExecutorPlan
 from ctc_spark.engine.throttle import AdaptiveLimiter
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = [
-    "ACTION_SCHEMA",
-    "OUTPUT_SCHEMA",
-    "ExecutorPlan",
-    "drive_rows",
-    "next_latency",
-    "stream_partition",
-    "window_size",
-]
+__all__ = ["ACTION_SCHEMA", "OUTPUT_SCHEMA", "drive_rows", "stream_partition"]
 
 ACTION_SCHEMA = (
     "action STRING, batch_id STRING, resource STRING, doc_ids ARRAY<STRING>, texts ARRAY<STRING>, "

@@ -22,10 +22,11 @@ from ctc_spark.engine.actions import stage_actions
 from ctc_spark.engine.context import RunContext, RunSummary
 from ctc_spark.engine.driver import drive_batches, driver_plan
 from ctc_spark.engine.estimate import check_budget
-from ctc_spark.engine.executor import OUTPUT_SCHEMA, ExecutorPlan, stream_partition, window_size
+from ctc_spark.engine.executor import OUTPUT_SCHEMA, stream_partition
 from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
 from ctc_spark.engine.ledger.server import LedgerService, RunTarget
 from ctc_spark.engine.preview import plan_from_actions
+from ctc_spark.engine.task_plan import ExecutorPlan, build_plan
 from ctc_spark.engine.throttle import task_share
 from ctc_spark.errors import ConfigError, CTCError
 
@@ -216,24 +217,17 @@ def _packing_parts(run: RunContext, resumed: list[dict[str, Any]]) -> int | None
 
 def _plan(run: RunContext, tasks: int, service: LedgerService) -> ExecutorPlan:
     svc = run.settings.service
-    b = run.settings.batch
-    shares = tuple(task_share(r.calls_per_minute, tasks) for r in svc.resources)
-    expected = 2.0
-    return ExecutorPlan(
-        service=svc,
+    return build_plan(
+        svc,
+        run.settings.batch,
+        run.settings.engine,
         project=run.project,
         deployment=run.deployment,
         kind=run.kind,
-        shares=shares,
+        shares=tuple(task_share(r.calls_per_minute, tasks) for r in svc.resources),
+        max_uncommitted=max(1, run.settings.engine.max_uncommitted_jobs // tasks),
         ledger_url=service.url,
         ledger_token=service.token,
-        language=b.language,
-        show_stats=b.show_stats,
-        logging_opt_out=b.logging_opt_out,
-        expected_latency=expected,
-        max_in_flight=window_size(sum(shares), expected),
-        max_uncommitted=max(1, run.settings.engine.max_uncommitted_jobs // tasks),
-        job_deadline_seconds=run.settings.engine.job_deadline_seconds,
         client_factory=run.client_factory,
     )
 

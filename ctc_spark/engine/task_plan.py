@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ctc_spark.config import Secret, ServiceSettings
+from ctc_spark.config import BatchSettings, EngineSettings, Secret, ServiceSettings
 from ctc_spark.engine.ledger.states import MAX_ATTEMPTS
 
-__all__ = ["ExecutorPlan", "window_size"]
+__all__ = ["ExecutorPlan", "build_plan", "window_size"]
+
+_EXPECTED_LATENCY = 2.0  # the first guess of a job's latency, before any job has finished
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,9 @@ class ExecutorPlan:
     language: str = "en"
     show_stats: bool = True
     logging_opt_out: bool = True
-    expected_latency: float = 2.0  # seconds from submit until a job is usually done; learned as jobs finish
+    expected_latency: float = (
+        _EXPECTED_LATENCY  # seconds from submit until a job is usually done; learned as jobs finish
+    )
     concurrency: int = 32  # requests in flight (or waiting for a token) per task
     max_in_flight: int = 256  # jobs admitted and not finished, per task
     max_uncommitted: int = 1000  # submitted jobs whose ids are not committed yet, per task: a crash's redo bound
@@ -46,3 +50,37 @@ def window_size(calls_per_second: float, expected_latency: float, *, commit_seco
     backlog of finished jobs long enough to use the quota until the last submitted job is done.
     """
     return max(16, min(5000, int(4 * calls_per_second * (expected_latency + commit_seconds)) + 1))
+
+
+def build_plan(
+    service: ServiceSettings,
+    batch: BatchSettings,
+    engine: EngineSettings,
+    *,
+    project: str,
+    deployment: str,
+    kind: str,
+    shares: tuple[float, ...],
+    max_uncommitted: int,
+    **wiring: Any,
+) -> ExecutorPlan:
+    """The plan of a task that runs `shares` of the resources' quotas, its window sized for them.
+
+    `wiring` is what differs by engine: the ledger (`ledger_url` and `ledger_token`, or `link_factory`),
+    `concurrency` and `client_factory`.
+    """
+    return ExecutorPlan(
+        service=service,
+        project=project,
+        deployment=deployment,
+        kind=kind,
+        shares=shares,
+        language=batch.language,
+        show_stats=batch.show_stats,
+        logging_opt_out=batch.logging_opt_out,
+        expected_latency=_EXPECTED_LATENCY,
+        max_in_flight=window_size(sum(shares), _EXPECTED_LATENCY),
+        max_uncommitted=max_uncommitted,
+        job_deadline_seconds=engine.job_deadline_seconds,
+        **wiring,
+    )
