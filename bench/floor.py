@@ -18,35 +18,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from peers import local_submit, write_corpus
 
 from ctc_spark.emulator import LatencyModel
-from ctc_spark.local.corpus import generate_corpus
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 TARGETS = ((10_000, 1_000, 0.85), (50_000, 6_000, 0.90))
 _QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the archive's own warnings (classes it cannot hold)
 
 
 def _submit(corpus: Path, tables: Path, java_options: str, extra: list[str]) -> tuple[float, dict[str, float]]:
-    jars = ",".join(str(p) for p in sorted((REPO / ".jars").glob("*.jar")))
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", jars, *extra]
-    if java_options:
-        cmd += ["--driver-java-options", java_options]
-    cmd += [str(HERE / "floor" / "minimal_client.py"), str(corpus), str(tables)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "CTC_SPARK_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYSPARK_PYTHON"] = sys.executable
+    options = ["--driver-java-options", java_options] if java_options else []
+    cmd, env = local_submit([str(HERE / "floor" / "minimal_client.py"), str(corpus), str(tables)], [*extra, *options])
     start = time.monotonic()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.monotonic() - start
@@ -64,8 +53,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ctc-floor-"))
     corpus = work / "corpus"
     corpus.mkdir()
-    docs = generate_corpus(1000, n_classes=10, seed=202, id_prefix="floor")
-    pq.write_table(pa.table({"id": [d.id for d in docs], "text": [d.text for d in docs]}), corpus / "part-0.parquet")
+    write_corpus(corpus, 1000, "floor")
     archive = work / "spark.jsa"
     # The archive is dumped at the exit of one run of the same client (its classes, this JDK, this classpath).
     _submit(corpus, work / "dump", f"-XX:ArchiveClassesAtExit={archive} {_QUIET}", [])

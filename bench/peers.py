@@ -59,15 +59,30 @@ def _ctc_spark(
         f'[service]\nendpoint = "{target["endpoint"]}"\nkey = "{target["key"]}"\ncalls_per_minute = {cpm}\n'
         f'[engine]\nengine = "{engine}"\n'
     )
+    args = [str(REPO / "jobs" / "classify.py"), "--config", str(config), "--project", "bench", "--deployment", "prod"]
+    args += ["--kind", "single", "--input", str(corpus), "--tables", str(work / "ctc-tables")]
+    return local_submit(args, submit_args)
+
+
+def local_submit(app: list[str], submit_args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`spark-submit --master local[2]` of `app` (a script and its arguments) with the Delta jars, and its env.
+
+    The env drops `AZURE_*`/`CTC_SPARK_*` (the run's settings are the config file's) and puts this venv first.
+    """
     jars = ",".join(str(p) for p in sorted((REPO / ".jars").glob("*.jar")))
     cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", jars, *submit_args]
-    cmd += [str(REPO / "jobs" / "classify.py"), "--config", str(config), "--project", "bench"]
-    cmd += ["--deployment", "prod", "--kind", "single", "--input", str(corpus), "--tables", str(work / "ctc-tables")]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "CTC_SPARK_"))}
     # spark-submit finds Spark through the `python3` on PATH: make it the venv's.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYSPARK_PYTHON"] = sys.executable
-    return cmd, env
+    return [*cmd, *app], env
+
+
+def write_corpus(folder: Path, docs: int, id_prefix: str) -> None:
+    """The benchmarks' corpus (10 classes, seed 202) as one parquet file of (id, text) in `folder`."""
+    corpus = generate_corpus(docs, n_classes=10, seed=202, id_prefix=id_prefix)
+    table = pa.table({"id": [d.id for d in corpus], "text": [d.text for d in corpus]})
+    pq.write_table(table, folder / "part-0.parquet")
 
 
 def _synapseml(target: dict[str, str], corpus: Path, work: Path, tuned: bool) -> list[str]:
@@ -117,9 +132,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ctc-peers-"))
     corpus = work / "corpus"
     corpus.mkdir()
-    docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="peer")
-    table = pa.table({"id": [d.id for d in docs], "text": [d.text for d in docs]})
-    pq.write_table(table, corpus / "part-0.parquet")
+    write_corpus(corpus, args.docs, "peer")
     ideal = args.cpm * 25 / 2
     rows = []
     for name in args.only:
