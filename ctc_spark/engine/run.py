@@ -29,7 +29,7 @@ from ctc_spark.engine.model import check_skip_by, read_deployment_model
 from ctc_spark.engine.plan_store import frozen_plan
 from ctc_spark.engine.planning import check_unique_ids, normalise_input, with_prevalidation
 from ctc_spark.engine.record import reconcile, record_run
-from ctc_spark.engine.stream import preview_plan, run_stream, stream_tasks
+from ctc_spark.engine.stream import preview_plan, run_stream
 from ctc_spark.errors import InputError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.io.evolution import add_missing_columns
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from ctc_spark.engine.ledger.server import LedgerService
 
-__all__ = ["RunSummary", "classify", "run_classification", "stream_tasks"]
+__all__ = ["RunSummary", "classify", "run_classification"]
 
 log = logging.getLogger(__name__)
 
