@@ -122,7 +122,7 @@ def run_classify(args: argparse.Namespace) -> int:
 def run_runs(args: argparse.Namespace) -> int:
     """Print the most recent runs."""
     from ctc_spark.config import load_settings
-    from ctc_spark.engine.ledger.states import RUNS
+    from ctc_spark.engine.ledger.tables import RUNS
     from ctc_spark.io.session import get_spark
     from ctc_spark.io.tables import TableLocation, read_table
 

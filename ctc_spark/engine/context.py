@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ctc_spark.config import Settings
-from ctc_spark.engine.estimate import Plan
-from ctc_spark.engine.model import DeploymentModel, SkipBy
+from ctc_spark.engine.planning.estimate import Plan
+from ctc_spark.engine.planning.model import DeploymentModel, SkipBy
 from ctc_spark.io.tables import TableLocation
 
 __all__ = ["Kind", "RunContext", "RunSummary", "timed"]

@@ -8,9 +8,9 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ctc_spark.engine.actions import deployment_results
 from ctc_spark.engine.context import RunContext, timed
-from ctc_spark.engine.ledger import states as ledger
+from ctc_spark.engine.ledger import tables as ledger
+from ctc_spark.engine.planning.queries import deployment_results
 from ctc_spark.errors import ReconciliationError
 from ctc_spark.io.tables import merge_rows
 

@@ -20,16 +20,16 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Settings
-from ctc_spark.engine.actions import deployment_results, done_pairs, open_candidates, open_jobs
 from ctc_spark.engine.context import Kind, RunContext, RunSummary, timed
-from ctc_spark.engine.driver import select_engine
+from ctc_spark.engine.engines import select_engine
 from ctc_spark.engine.lease import RunLease
-from ctc_spark.engine.ledger import states as ledger
-from ctc_spark.engine.model import check_skip_by, read_deployment_model
-from ctc_spark.engine.plan_store import frozen_plan
-from ctc_spark.engine.planning import check_unique_ids, normalise_input, with_prevalidation
+from ctc_spark.engine.ledger import tables as ledger
+from ctc_spark.engine.planning.frozen import frozen_plan
+from ctc_spark.engine.planning.inputs import check_unique_ids, normalise_input, with_prevalidation
+from ctc_spark.engine.planning.model import check_skip_by, read_deployment_model
+from ctc_spark.engine.planning.queries import deployment_results, done_pairs, open_candidates, open_jobs
 from ctc_spark.engine.record import reconcile, record_run
-from ctc_spark.engine.stream import preview_plan, run_stream
+from ctc_spark.engine.stage import preview_plan, run_stream
 from ctc_spark.errors import InputError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.io.evolution import add_missing_columns

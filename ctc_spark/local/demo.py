@@ -125,7 +125,7 @@ def _classify(corpus: Path, tables: str, config: Path, docs: int, env: dict[str,
 
 
 def _sql(spark: object, tables: str) -> None:
-    from ctc_spark.engine.ledger.states import RESULTS, classes_query
+    from ctc_spark.engine.ledger.tables import RESULTS, classes_query
     from ctc_spark.io.tables import TableLocation
 
     results = TableLocation.parse(tables).name(RESULTS)

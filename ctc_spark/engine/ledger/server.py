@@ -25,9 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Secret
-from ctc_spark.engine.heap import trim_heap
-from ctc_spark.engine.ledger import states as ledger
+from ctc_spark.engine.ledger import tables as ledger
 from ctc_spark.engine.ledger.client import TOKEN_HEADER
+from ctc_spark.engine.ledger.heap import trim_heap
 from ctc_spark.errors import LedgerError
 from ctc_spark.io.tables import TableLocation, append_rows, merge_rows
 from ctc_spark.service.vocabulary import JobStatus

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import Cluster, submit, write_config, write_corpus
 
-from ctc_spark.engine.ledger.states import JOBS, RESULTS
+from ctc_spark.engine.ledger.tables import JOBS, RESULTS
 from ctc_spark.io.tables import TableLocation, read_table
 from ctc_spark.local.corpus import generate_corpus
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
-from ctc_spark.engine.ledger.states import RESULTS
+from ctc_spark.engine.ledger.tables import RESULTS
 from ctc_spark.engine.run import run_classification
 from ctc_spark.io.inputs import read_input
 from ctc_spark.io.tables import TableLocation, read_table
@@ -77,7 +77,7 @@ def test_table_input_runs_on_the_driver_with_no_ledger_socket(spark, server, mon
 
 
 def test_cli_under_spark_remote(spark, server, tmp_path: Path) -> None:
-    from ctc_spark.engine.ledger.states import RUNS
+    from ctc_spark.engine.ledger.tables import RUNS
 
     docs = generate_corpus(300, n_classes=5, seed=32)
     corpus = tmp_path / "corpus"

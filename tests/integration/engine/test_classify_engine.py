@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
-from ctc_spark.engine.ledger.states import RESULTS, RUNS
+from ctc_spark.engine.ledger.tables import RESULTS, RUNS
 from ctc_spark.engine.run import run_classification
 from ctc_spark.errors import InputError
 from ctc_spark.io.tables import TableLocation, read_table
@@ -108,7 +108,7 @@ def test_single_label_corpus_every_row_and_rerun_makes_no_calls(spark, deployed,
 
 
 def _classes_sql(tables: str) -> str:
-    from ctc_spark.engine.ledger.states import classes_query
+    from ctc_spark.engine.ledger.tables import classes_query
 
     return classes_query(TableLocation.parse(tables).name(RESULTS))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, Settings
-from ctc_spark.engine.ledger.states import JOBS, RESULTS
+from ctc_spark.engine.ledger.tables import JOBS, RESULTS
 from ctc_spark.engine.run import run_classification
 from ctc_spark.io.tables import TableLocation, read_table
 from ctc_spark.local.corpus import corpus_dataframe, generate_corpus

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, Settings, StorageSettings
-from ctc_spark.engine.ledger.states import RESULTS, RESULTS_SCHEMA, RUNS, RUNS_SCHEMA
+from ctc_spark.engine.ledger.tables import RESULTS, RESULTS_SCHEMA, RUNS, RUNS_SCHEMA
 from ctc_spark.engine.run import run_classification
 from ctc_spark.errors import BudgetExceededError
 from ctc_spark.io.tables import TableLocation, read_table
@@ -155,7 +155,7 @@ def test_tables_of_an_older_version_gain_the_new_columns(spark, models, tmp_path
 
     from pyspark.sql.types import StructType
 
-    from ctc_spark.engine.planning import normalise_input
+    from ctc_spark.engine.planning.inputs import normalise_input
 
     old_results = StructType([f for f in RESULTS_SCHEMA.fields if f.name not in NEW_COLUMNS])
     old_runs = StructType(RUNS_SCHEMA.fields[:20])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import ctc_spark
-from ctc_spark.engine.ledger.states import RESULTS, RUNS
+from ctc_spark.engine.ledger.tables import RESULTS, RUNS
 from ctc_spark.io.tables import TableLocation, read_table
 from ctc_spark.local.corpus import generate_corpus
 

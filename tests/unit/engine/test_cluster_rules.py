@@ -6,7 +6,7 @@ import re
 
 from ctc_spark.engine.lease import Holder, holder_is_gone, lease_key
 from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
-from ctc_spark.engine.plan_store import PLAN_PREFIX, plan_table_name
+from ctc_spark.engine.planning.frozen import PLAN_PREFIX, plan_table_name
 from ctc_spark.io.tables import conflict_backoff
 
 

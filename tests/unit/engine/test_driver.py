@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ctc_spark.config import BatchSettings, EngineSettings, ResourceSettings, Secret, ServiceSettings
-from ctc_spark.engine.driver import InProcessLink, driver_concurrency, driver_plan, select_engine
-from ctc_spark.engine.prefetch import Prefetcher
+from ctc_spark.engine.engines import InProcessLink, driver_concurrency, driver_plan, select_engine
+from ctc_spark.engine.task.prefetch import Prefetcher
 from ctc_spark.errors import ConfigError
 from ctc_spark.service.transport import MAX_CONNECTIONS
 

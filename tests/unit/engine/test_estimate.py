@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from ctc_spark.engine.estimate import Plan, check_budget, text_records
+from ctc_spark.engine.planning.estimate import Plan, check_budget, text_records
 from ctc_spark.errors import BudgetExceededError, ConfigError
 
 

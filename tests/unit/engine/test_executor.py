@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings
-from ctc_spark.engine.executor import _drive
-from ctc_spark.engine.task_plan import ExecutorPlan
+from ctc_spark.engine.task.runner import _drive
+from ctc_spark.engine.task.settings import ExecutorPlan
 from ctc_spark.errors import (
     AuthenticationError,
     InvalidRequestError,

@@ -1,6 +1,6 @@
 import ctypes
 
-from ctc_spark.engine import heap
+from ctc_spark.engine.ledger import heap
 
 
 def test_trim_heap_returns_free_pages_where_glibc_has_malloc_trim():

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from ctc_spark.engine.ledger.states import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, next_status
-from ctc_spark.engine.packing import ERR_MISSING_RESULT, job_rows_to_docs
-from ctc_spark.engine.scheduler import next_latency
-from ctc_spark.engine.stream import stream_tasks
-from ctc_spark.engine.task_plan import window_size
+from ctc_spark.engine.ledger.tables import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, next_status
+from ctc_spark.engine.planning.packing import ERR_MISSING_RESULT, job_rows_to_docs
+from ctc_spark.engine.stage import stream_tasks
+from ctc_spark.engine.task.scheduler import next_latency
+from ctc_spark.engine.task.settings import window_size
 from ctc_spark.errors import ConfigError
 
 

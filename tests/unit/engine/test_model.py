@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings
-from ctc_spark.engine.model import DeploymentModel, check_skip_by, read_deployment_model
+from ctc_spark.engine.planning.model import DeploymentModel, check_skip_by, read_deployment_model
 from ctc_spark.errors import AuthenticationError, ConfigError, NotFoundError
 
 KEY = "authoring-secret-key"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ctc_spark.config import ResourceSettings
-from ctc_spark.engine.packing import (
+from ctc_spark.engine.planning.inputs import assign_resource, connect_partitions
+from ctc_spark.engine.planning.packing import (
     ERR_DOCUMENT_TOO_LARGE,
     ERR_EMPTY_DOCUMENT,
     ERR_NULL_DOCUMENT,
@@ -15,7 +16,6 @@ from ctc_spark.engine.packing import (
     text_sha256,
     validate_text,
 )
-from ctc_spark.engine.planning import assign_resource, connect_partitions
 
 
 def _docs(sizes: list[int]) -> list[PlannedDoc]:
@@ -78,7 +78,7 @@ def test_pack_frame_streams_chunks_with_the_same_batches_as_one_pass(monkeypatch
     import pandas as pd
 
     from ctc_spark.config import Secret
-    from ctc_spark.engine import planning
+    from ctc_spark.engine.planning import inputs as planning
 
     docs = [PlannedDoc(f"d{i:03d}", f"text {i}", text_sha256(f"text {i}")) for i in range(130)]
     frames = [

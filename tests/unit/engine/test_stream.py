@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ctc_spark.engine.context import RunSummary
-from ctc_spark.engine.stream import tally_outputs
+from ctc_spark.engine.stage import tally_outputs
 
 
 def _counters(first_call_at: float | None, submits: int = 3) -> dict[str, float | int | None]:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ctc_spark.engine.throttle import AdaptiveLimiter, TokenBucket, task_share
+from ctc_spark.engine.task.throttle import AdaptiveLimiter, TokenBucket, task_share
 
 
 class FakeClock:

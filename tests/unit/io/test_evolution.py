@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
 
-from ctc_spark.engine.ledger.states import RESULTS_SCHEMA
+from ctc_spark.engine.ledger.tables import RESULTS_SCHEMA
 from ctc_spark.io.evolution import missing_columns
 
 

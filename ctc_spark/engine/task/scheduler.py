@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ctc_spark.engine.ledger.states import TERMINAL_ERRORS, next_status
-from ctc_spark.engine.packing import job_rows_to_docs
+from ctc_spark.engine.ledger.tables import TERMINAL_ERRORS, next_status
+from ctc_spark.engine.planning.packing import job_rows_to_docs
 from ctc_spark.errors import (
     AuthenticationError,
     CTCError,
@@ -34,7 +34,7 @@ from ctc_spark.errors import (
 from ctc_spark.service.vocabulary import JobStatus
 
 if TYPE_CHECKING:
-    from ctc_spark.engine.task_plan import ExecutorPlan
+    from ctc_spark.engine.task.settings import ExecutorPlan
 
 __all__ = ["READ_CHUNK", "Scheduler", "next_latency"]
 

@@ -11,9 +11,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.engine.context import RunContext
-from ctc_spark.engine.ledger import states as ledger
-from ctc_spark.engine.model import done_rows, runs_of_model
-from ctc_spark.engine.planning import BATCH_SCHEMA, connect_partitions, pack_frame
+from ctc_spark.engine.ledger import tables as ledger
+from ctc_spark.engine.planning.inputs import BATCH_SCHEMA, connect_partitions, pack_frame
+from ctc_spark.engine.planning.model import done_rows, runs_of_model
 from ctc_spark.io.connect import is_connect
 from ctc_spark.io.tables import TableLocation, read_table, table_exists
 

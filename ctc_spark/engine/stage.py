@@ -18,16 +18,16 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ctc_spark.engine.actions import stage_actions
 from ctc_spark.engine.context import RunContext, RunSummary
-from ctc_spark.engine.driver import drive_batches, driver_plan
-from ctc_spark.engine.estimate import check_budget
-from ctc_spark.engine.executor import OUTPUT_SCHEMA, stream_partition
+from ctc_spark.engine.engines import drive_batches, driver_plan
 from ctc_spark.engine.ledger.address import LedgerAddress, ledger_address
 from ctc_spark.engine.ledger.server import LedgerService, RunTarget
-from ctc_spark.engine.preview import plan_from_actions
-from ctc_spark.engine.task_plan import ExecutorPlan, build_plan
-from ctc_spark.engine.throttle import task_share
+from ctc_spark.engine.planning.estimate import check_budget
+from ctc_spark.engine.planning.preview import plan_from_actions
+from ctc_spark.engine.planning.queries import stage_actions
+from ctc_spark.engine.task.runner import OUTPUT_SCHEMA, stream_partition
+from ctc_spark.engine.task.settings import ExecutorPlan, build_plan
+from ctc_spark.engine.task.throttle import task_share
 from ctc_spark.errors import ConfigError, CTCError
 
 if TYPE_CHECKING:

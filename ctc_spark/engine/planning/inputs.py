@@ -8,7 +8,13 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import ResourceSettings
-from ctc_spark.engine.packing import ERR_DOCUMENT_TOO_LARGE, ERR_EMPTY_DOCUMENT, ERR_NULL_DOCUMENT, PlannedDoc, pack
+from ctc_spark.engine.planning.packing import (
+    ERR_DOCUMENT_TOO_LARGE,
+    ERR_EMPTY_DOCUMENT,
+    ERR_NULL_DOCUMENT,
+    PlannedDoc,
+    pack,
+)
 from ctc_spark.errors import InputError
 
 if TYPE_CHECKING:

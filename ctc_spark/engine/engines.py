@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import BatchSettings, EngineSettings, ServiceSettings
-from ctc_spark.engine.executor import drive_rows
-from ctc_spark.engine.prefetch import BUFFER_BATCHES, Prefetcher
-from ctc_spark.engine.task_plan import ExecutorPlan, build_plan
+from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
+from ctc_spark.engine.task.runner import drive_rows
+from ctc_spark.engine.task.settings import ExecutorPlan, build_plan
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.service.transport import MAX_CONNECTIONS

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import ResourceSettings, ServiceSettings
-from ctc_spark.engine.prefetch import BUFFER_BATCHES, Prefetcher
-from ctc_spark.engine.scheduler import READ_CHUNK, Scheduler
-from ctc_spark.engine.task_plan import ExecutorPlan
-from ctc_spark.engine.throttle import AdaptiveLimiter
+from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
+from ctc_spark.engine.task.scheduler import READ_CHUNK, Scheduler
+from ctc_spark.engine.task.settings import ExecutorPlan
+from ctc_spark.engine.task.throttle import AdaptiveLimiter
 
 if TYPE_CHECKING:
     import pyarrow as pa

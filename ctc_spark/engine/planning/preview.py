@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ctc_spark.engine.estimate import RECORD_CHARS, Plan
+from ctc_spark.engine.planning.estimate import RECORD_CHARS, Plan
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
