@@ -6,12 +6,15 @@ import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark.config import Settings
 from ctc_spark.engine.planning.estimate import Plan
 from ctc_spark.engine.planning.model import DeploymentModel, SkipBy
 from ctc_spark.io.tables import TableLocation
+
+if TYPE_CHECKING:
+    from ctc_spark.engine.lease import RunLease
 
 __all__ = ["Kind", "RunContext", "RunSummary", "timed"]
 
@@ -68,6 +71,7 @@ class RunContext:
     max_text_records: int | None = None
     fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
     opened: futures.Future[None] | None = None  # the `runs` row of a running run: committed before any job id
+    lease: RunLease | None = None  # held while the run writes (None for a dry run): `check()` before writing
     model: DeploymentModel = field(default_factory=DeploymentModel)
     started: float = field(default_factory=time.monotonic)
     started_epoch: float = field(default_factory=time.time)
