@@ -10,6 +10,7 @@ from typing import Any
 __all__ = [
     "ERR_DOCUMENT_TOO_LARGE",
     "ERR_EMPTY_DOCUMENT",
+    "ERR_INVALID_ENCODING",
     "ERR_MISSING_RESULT",
     "ERR_NULL_DOCUMENT",
     "Batch",
@@ -25,6 +26,7 @@ __all__ = [
 ERR_NULL_DOCUMENT = "NullDocument"
 ERR_EMPTY_DOCUMENT = "EmptyDocument"
 ERR_DOCUMENT_TOO_LARGE = "DocumentTooLarge"
+ERR_INVALID_ENCODING = "InvalidEncoding"  # bytes that are not UTF-8: a Latin-1 file, a binary column
 ERR_MISSING_RESULT = "MissingResult"
 
 
