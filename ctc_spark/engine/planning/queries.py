@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctc_spark.engine.context import RunContext
 from ctc_spark.engine.ledger import tables as ledger
+from ctc_spark.engine.ledger.states import POLLABLE
 from ctc_spark.engine.planning.inputs import BATCH_SCHEMA, connect_partitions, pack_frame
 from ctc_spark.engine.planning.model import done_rows, runs_of_model
 from ctc_spark.io.connect import is_connect
@@ -57,7 +58,7 @@ def open_candidates(run: RunContext) -> DataFrame:
     )
     return (
         jobs.withColumn("rank", F.row_number().over(latest))
-        .filter((F.col("rank") == 1) & F.col("status").isin(*ledger.POLLABLE))
+        .filter((F.col("rank") == 1) & F.col("status").isin(*POLLABLE))
         .filter(F.col("expires_at") > F.current_timestamp())
     )
 
