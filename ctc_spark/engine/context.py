@@ -6,12 +6,17 @@ import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark.config import Settings
 from ctc_spark.engine.planning.estimate import Plan
 from ctc_spark.engine.planning.model import DeploymentModel, SkipBy
 from ctc_spark.io.tables import TableLocation
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ctc_spark.engine.engines import Engine
 
 __all__ = ["Kind", "RunContext", "RunSummary", "timed"]
 
@@ -52,7 +57,7 @@ class RunSummary:
 class RunContext:
     """What one run's steps share: its session, settings, target, options, model and summary."""
 
-    spark: object
+    spark: SparkSession
     settings: Settings
     tables: TableLocation
     project: str
@@ -60,13 +65,13 @@ class RunContext:
     kind: Kind
     summary: RunSummary
     progress: Callable[[str], None]
-    client_factory: Callable[..., Any] | None = None
-    engine: str = "executors"  # or "driver": who calls the service (`engine/driver.py`)
+    engine: Engine  # who calls the service (`engines.py`)
     pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
     skip_by: SkipBy = "text+model"
     dry_run: bool = False
     max_text_records: int | None = None
     fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
+    fence: Callable[[], object] | None = None  # raises once the run no longer holds its lease
     opened: futures.Future[None] | None = None  # the `runs` row of a running run: committed before any job id
     model: DeploymentModel = field(default_factory=DeploymentModel)
     started: float = field(default_factory=time.monotonic)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ctc_spark.config import Settings
 from ctc_spark.engine.context import Kind, RunContext, RunSummary, timed
@@ -38,7 +38,7 @@ from ctc_spark.io.tables import TableLocation
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from ctc_spark.engine.ledger.server import LedgerService
+    from ctc_spark.engine.ledger.service import LedgerService
 
 __all__ = ["RunSummary", "classify", "run_classification"]
 
@@ -59,7 +59,6 @@ def run_classification(
     text_col: str = "text",
     source: str = "input",
     progress: Callable[[str], None] | None = None,
-    client_factory: Callable[..., Any] | None = None,
     wait: bool = False,
     skip_by: str = "text+model",
     dry_run: bool = False,
@@ -83,9 +82,8 @@ def run_classification(
         text_col: the text column.
         source: how the input is named in errors.
         progress: receives the progress lines (default: the log).
-        client_factory: replaces the real service client on executors (see `ExecutorPlan`); tests only.
         wait: wait for another run's lease on the same tables, project and deployment instead of refusing.
-        skip_by: the skip key: "text+model" (the deployment's current model) or "text" (`engine/model.py`).
+        skip_by: the skip key: "text+model" (the deployment's current model) or "text" (`planning/model.py`).
         dry_run: plan without an analyze call and write nothing; the summary's `plan` says what the run
             would send and bill.
         max_text_records: refuse a run whose plan bills more text records than this.
@@ -111,8 +109,7 @@ def run_classification(
         kind,
         RunSummary(run_id or _new_run_id()),
         progress or (lambda msg: log.info("%s", msg)),
-        client_factory,
-        engine=select_engine(settings.engine.engine, spark),
+        select_engine(settings.engine.engine, spark),
         skip_by=check_skip_by(skip_by),
         dry_run=dry_run,
         max_text_records=max_text_records,

@@ -99,7 +99,7 @@ def test_every_part_is_known() -> None:
 
 def test_no_layer_is_crossed() -> None:
     imports = collect_imports()
-    assert "ctc_spark.engine.ledger.server" in imports["ctc_spark.engine.stage"]  # the collector sees real imports
+    assert "ctc_spark.engine.ledger.service" in imports["ctc_spark.engine.stage"]  # the collector sees real imports
     assert crossings(imports) == []
 
 

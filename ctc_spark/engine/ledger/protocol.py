@@ -38,6 +38,7 @@ __all__ = [
     "Reply",
     "ResultRow",
     "arrow_schema",
+    "body_error",
 ]
 
 LOOKUP, COMMIT, EVENTS = "/lookup", "/commit", "/events"
@@ -140,3 +141,29 @@ def _arrow_type(hint: object) -> pa.DataType:
     if hint in scalars:
         return scalars[hint]  # type: ignore[index]  # a hint is an object; the dict is keyed by type
     raise TypeError(f"no Arrow type for {hint!r}")
+
+
+def body_error(path: str, body: object) -> str | None:
+    """What is wrong with a call's decoded JSON body, or None: the fields each call needs, with their kinds.
+
+    Only the shape is checked (the rows are the run's own tasks'); a body that fails it gets a 400.
+    """
+    if not isinstance(body, dict):
+        return f"the body must be a JSON object, not {type(body).__name__}"
+    fields = {LOOKUP: ("batch_ids",), COMMIT: ("jobs",), EVENTS: ("docs", "jobs")}.get(path)
+    if fields is None:
+        return None  # an unknown path is answered 404 by the caller
+    for name in fields:
+        value = body.get(name, [] if path == EVENTS else None)
+        if not isinstance(value, list):
+            return f"{name!r} must be a list"
+        rows = {"jobs": JobRow, "docs": ResultRow}.get(name)
+        if rows is None:
+            if not all(isinstance(v, str) for v in value):
+                return f"{name!r} must hold strings"
+            continue
+        required = ("batch_id", "status") if rows is JobRow else ("doc_id", "text_sha256")
+        for i, row in enumerate(value):
+            if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in required):
+                return f"{name}[{i}] must be an object with string fields {', '.join(required)}"
+    return None

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from ctc_spark.engine.engines import stream_tasks
 from ctc_spark.engine.ledger.states import MAX_ATTEMPTS, should_retry
 from ctc_spark.engine.ledger.tables import JOBS_SCHEMA, RESULTS_SCHEMA
 from ctc_spark.engine.planning.packing import ERR_MISSING_RESULT, job_rows_to_docs
-from ctc_spark.engine.stage import stream_tasks
 from ctc_spark.engine.task.scheduler import next_latency
 from ctc_spark.engine.task.settings import window_size
 from ctc_spark.errors import ConfigError
