@@ -120,7 +120,7 @@ def run_classification(
     docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source)
     # Serverless has no caching API: under Spark Connect the input is read again instead of persisted.
     docs = docs if is_connect(spark) else docs.persist(StorageLevel.MEMORY_AND_DISK)
-    lease = None if dry_run else RunLease(spark, location, project, deployment, run.summary.run_id)  # type: ignore[arg-type]
+    lease = None if dry_run else RunLease(spark, location, project, deployment, run.summary.run_id)
     pool = ThreadPoolExecutor(4, thread_name_prefix="ctc-open")
     try:
         _open(run, pool, docs, lease, source=source, wait=wait)
@@ -276,10 +276,10 @@ def _ensure_tables(run: RunContext) -> set[str]:
 
     Returns the tables that did not exist.
     """
-    created = ledger.ensure_engine_tables(run.spark, run.tables)  # type: ignore[arg-type]
+    created = ledger.ensure_engine_tables(run.spark, run.tables)
     for name, schema in ((ledger.RESULTS, ledger.RESULTS_SCHEMA), (ledger.RUNS, ledger.RUNS_SCHEMA)):
         if name not in created:
-            add_missing_columns(run.spark, run.tables, name, schema)  # type: ignore[arg-type]
+            add_missing_columns(run.spark, run.tables, name, schema)
     return created
 
 

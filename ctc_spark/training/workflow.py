@@ -180,7 +180,7 @@ def train_model(
     progress(f"blobs: {uploaded.uploaded} uploaded, {uploaded.existing} already in '{container}'")
     client.create_or_update_project(
         options.project,
-        kind=options.kind,  # type: ignore[arg-type]
+        kind=options.kind,  # type: ignore[arg-type]  # a str the CLI limits to KINDS; project_kind() refuses others
         storage_container=container,
         language=options.language,
     )

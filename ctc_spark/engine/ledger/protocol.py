@@ -139,7 +139,7 @@ def _arrow_type(hint: object) -> pa.DataType:
         return pa.struct([(n, _arrow_type(h)) for n, h in typing.get_type_hints(hint).items()])
     scalars = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_()}
     if hint in scalars:
-        return scalars[hint]  # type: ignore[index]  # a hint is an object; the dict is keyed by type
+        return scalars[hint]
     raise TypeError(f"no Arrow type for {hint!r}")
 
 

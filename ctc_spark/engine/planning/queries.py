@@ -150,14 +150,14 @@ def stage_actions(
 
 def _table(run: RunContext, name: str) -> DataFrame:
     """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
-    spark: Any = run.spark
+    spark = run.spark
     if run.dry_run and not table_exists(spark, run.tables, name):
         schemas = {
             ledger.JOBS: ledger.JOBS_SCHEMA,
             ledger.RESULTS: ledger.RESULTS_SCHEMA,
             ledger.RUNS: ledger.RUNS_SCHEMA,
         }
-        return spark.createDataFrame([], schemas[name])  # type: ignore[no-any-return]
+        return spark.createDataFrame([], schemas[name])
     return read_table(spark, run.tables, name)
 
 
