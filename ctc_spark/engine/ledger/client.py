@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
 from ctc_spark.config import Secret
-from ctc_spark.engine.ledger.protocol import COMMIT, EVENTS, LOOKUP, TOKEN_HEADER, JobRow, LookupReply, Reply, ResultRow
+from ctc_spark.engine.ledger.protocol import TOKEN_HEADER, LedgerCalls
 from ctc_spark.errors import LedgerError
 
 __all__ = ["LedgerLink"]
@@ -21,7 +21,7 @@ __all__ = ["LedgerLink"]
 _CONNECT_ATTEMPTS = 5
 
 
-class LedgerLink:
+class LedgerLink(LedgerCalls):
     """An executor's async client of the driver's ledger service."""
 
     def __init__(
@@ -37,19 +37,10 @@ class LedgerLink:
     def __repr__(self) -> str:
         return f"LedgerLink({str(self._client.base_url)!r})"
 
-    async def lookup(self, batch_ids: list[str]) -> LookupReply:
-        return cast(LookupReply, await self._post(LOOKUP, {"batch_ids": batch_ids}))
-
-    async def commit(self, jobs: list[JobRow]) -> Reply:
-        return cast(Reply, await self._post(COMMIT, {"jobs": jobs}))
-
-    async def events(self, docs: list[ResultRow], jobs: list[JobRow]) -> Reply:
-        return cast(Reply, await self._post(EVENTS, {"docs": docs, "jobs": jobs}))
-
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST once the connection is up; only connection failures are retried (the driver may be busy).
 
         Raises:

@@ -8,23 +8,15 @@ streaming stage has closed it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any
 
-from ctc_spark.engine.ledger.protocol import (
-    COMMIT,
-    EVENTS,
-    LOOKUP,
-    JobRow,
-    LookupReply,
-    Reply,
-    ResultRow,
-)
+from ctc_spark.engine.ledger.protocol import LedgerCalls
 from ctc_spark.engine.ledger.writer import LedgerWriter
 
 __all__ = ["InProcessLink"]
 
 
-class InProcessLink:
+class InProcessLink(LedgerCalls):
     """A `protocol.Ledger` over a `LedgerWriter` in the same process."""
 
     def __init__(self, writer: LedgerWriter) -> None:
@@ -33,15 +25,6 @@ class InProcessLink:
 
     def __repr__(self) -> str:
         return f"InProcessLink({self._writer!r})"
-
-    async def lookup(self, batch_ids: list[str]) -> LookupReply:
-        return cast(LookupReply, await self._call(LOOKUP, {"batch_ids": batch_ids}))
-
-    async def commit(self, jobs: list[JobRow]) -> Reply:
-        return cast(Reply, await self._call(COMMIT, {"jobs": jobs}))
-
-    async def events(self, docs: list[ResultRow], jobs: list[JobRow]) -> Reply:
-        return cast(Reply, await self._call(EVENTS, {"docs": docs, "jobs": jobs}))
 
     async def aclose(self) -> None:
         """Wait for every call still being handed over."""

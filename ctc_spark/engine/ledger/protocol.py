@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,6 +34,7 @@ __all__ = [
     "CommittedJob",
     "JobRow",
     "Ledger",
+    "LedgerCalls",
     "LookupReply",
     "Reply",
     "ResultRow",
@@ -118,6 +119,22 @@ class Ledger(Protocol):
     async def events(self, docs: list[ResultRow], jobs: list[JobRow]) -> Reply: ...
 
     async def aclose(self) -> None: ...
+
+
+class LedgerCalls:
+    """The three calls of `Ledger`, each as one `_call(path, body)`: a link implements `_call` and `aclose`."""
+
+    async def lookup(self, batch_ids: list[str]) -> LookupReply:
+        return cast(LookupReply, await self._call(LOOKUP, {"batch_ids": batch_ids}))
+
+    async def commit(self, jobs: list[JobRow]) -> Reply:
+        return cast(Reply, await self._call(COMMIT, {"jobs": jobs}))
+
+    async def events(self, docs: list[ResultRow], jobs: list[JobRow]) -> Reply:
+        return cast(Reply, await self._call(EVENTS, {"docs": docs, "jobs": jobs}))
+
+    async def _call(self, path: str, body: dict[str, Any]) -> Any:
+        raise NotImplementedError
 
 
 def arrow_schema(row: type) -> pa.Schema:
