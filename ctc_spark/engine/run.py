@@ -1,7 +1,7 @@
 """The Spark flow: a corpus in, `results`/`jobs`/`runs` Delta tables out, surviving a crash at any point.
 
 Open the run (the deployment's model, the input's ids, the tables and the lease at once), plan on the driver
-(skips, pre-validation, open jobs from an earlier run: `actions.py`), run one streaming stage (`stream.py`),
+(skips, pre-validation, open jobs from an earlier run: `planning/`), run one streaming stage (`stage.py`),
 then reconcile: every input document has exactly one terminal row (`record.py`). A crash loses at most the
 jobs submitted since their task's last commit (bounded by `engine.max_uncommitted_jobs`); the next run polls
 the committed jobs instead of resubmitting them.
