@@ -59,7 +59,7 @@ lint: setup ## ruff, and mypy (strict) on the package and the benchmarks
 	$(VENV)/bin/ruff check ctc_spark jobs tests bench
 	$(VENV)/bin/ruff format --check ctc_spark jobs tests bench
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy bench/*.py bench/peers/*.py bench/floor/*.py
+	$(VENV)/bin/mypy bench/*.py bench/clients/*.py
 
 format: setup ## Apply ruff's formatter and fixes
 	$(VENV)/bin/ruff format ctc_spark jobs tests bench
@@ -84,5 +84,5 @@ PEERS_PY := bench/.venv-peers/bin/python
 
 bench-peers: setup ## Set up the peers' benchmark (Spark 3.5 + SynapseML 1.1.0 in bench/.venv-peers) and run it
 	@test -x $(PEERS_PY) || ($(PYTHON) -m venv bench/.venv-peers && $(PEERS_PY) -m pip install -q 'pyspark==3.5.3' 'synapseml==1.1.0' pyarrow pandas)
-	@test -d bench/.jars-peers || mvn -q -B -f bench/peers/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/bench/.jars-peers
+	@test -d bench/.jars-peers || mvn -q -B -f bench/clients/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/bench/.jars-peers
 	$(PY) bench/peers.py --docs 10000 --cpm 1000

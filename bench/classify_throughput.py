@@ -13,18 +13,15 @@ per quota and the driver process's peak RSS; paste them into bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
+from harness import bench_run, emulator_stats, launch_emulator, machine
 
 from ctc_spark.config import (
     BatchSettings,
@@ -35,57 +32,10 @@ from ctc_spark.config import (
     Settings,
     SparkSettings,
 )
-from ctc_spark.engine.run import run_classification
 from ctc_spark.io.session import get_spark
 from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local workers need this interpreter (pyarrow, httpx)
-
-HERE = Path(__file__).resolve().parent
-
-
-def _machine() -> str:
-    model = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
-
-
-def _launch(cpm: int, latency: str, work: Path, n: int = 0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ready = work / f"ready-{cpm}-{n}.json"
-    cmd = [
-        sys.executable,
-        str(HERE / "emulator_launcher.py"),
-        "--cpm",
-        str(cpm),
-        "--ready-file",
-        str(ready),
-        "--latency",
-        latency,
-    ]
-    proc = subprocess.Popen(cmd)
-    deadline = time.monotonic() + 120
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the emulator launcher did not start (exit {proc.returncode})")
-        time.sleep(0.2)
-    time.sleep(0.1)
-    return proc, json.loads(ready.read_text())
-
-
-def _stats(endpoints: list[str]) -> dict[str, int]:
-    """The emulators' counters, summed."""
-    out: dict[str, int] = {}
-    for endpoint in endpoints:
-        for k, v in httpx.get(f"{endpoint}/emulator/stats", timeout=10).json().items():
-            if isinstance(v, int):
-                out[k] = out.get(k, 0) + v
-    return out
 
 
 def _peak_rss_mb() -> float:
@@ -158,11 +108,11 @@ def main() -> None:
     docs = generate_corpus(args.docs, n_classes=10, seed=202, id_prefix="bench")
     corpus = str(work / "corpus")
     corpus_dataframe(spark, docs, kind="single", labelled=False).write.parquet(corpus)
-    print(f"machine: {_machine()}; corpus: {args.docs} documents at {corpus}", flush=True)
+    print(f"machine: {machine()}; corpus: {args.docs} documents at {corpus}", flush=True)
     print(f"session: {type(spark).__module__}; engine: {args.engine}; resources: {args.resources}", flush=True)
     rows = []
     for cpm in args.cpm:
-        launched = [_launch(cpm, args.latency, work, i) for i in range(args.resources)]
+        launched = [launch_emulator(cpm, args.latency, work / f"ready-{cpm}-{i}.json") for i in range(args.resources)]
         procs = [p for p, _ in launched]
         target = launched[0][1]
         endpoints = [t["endpoint"] for _, t in launched]
@@ -184,29 +134,12 @@ def main() -> None:
                     kind="single",
                     labelled=False,
                 )
-                run_classification(
-                    warm,
-                    project="bench",
-                    deployment="prod",
-                    kind="single",
-                    tables=str(work / f"warmup-{cpm}"),
-                    settings=settings,
-                    run_id=f"warmup-{cpm}",
-                )
-            before = _stats(endpoints)
+                bench_run(warm, settings, work / f"warmup-{cpm}", f"warmup-{cpm}", quiet=True)
+            before = emulator_stats(endpoints)
             start, cpu = time.monotonic(), time.process_time()
-            summary = run_classification(
-                spark.read.parquet(corpus),
-                project="bench",
-                deployment="prod",
-                kind="single",
-                tables=str(work / f"tables-{cpm}"),
-                settings=settings,
-                run_id=f"bench-{cpm}",
-                progress=lambda msg: print(msg, flush=True),
-            )
+            summary = bench_run(spark.read.parquet(corpus), settings, work / f"tables-{cpm}", f"bench-{cpm}")
             wall, cpu = time.monotonic() - start, time.process_time() - cpu
-            after = _stats(endpoints)
+            after = emulator_stats(endpoints)
             jobs = after["jobs_submitted"] - before["jobs_submitted"]
             calls = (after["submits"] - before["submits"]) + (after["polls"] - before["polls"])
             ideal = cpm * args.resources * 25 / 2

@@ -13,40 +13,14 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from harness import launch_emulator
 
 from ctc_spark.local.corpus import generate_corpus
-
-HERE = Path(__file__).resolve().parent
-
-
-def _start_emulator(ready: Path) -> subprocess.Popen[bytes]:
-    latency = json.dumps({"queue_seconds": 0.0, "per_document_seconds": 0.0, "spread": 0.0})
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(HERE / "emulator_launcher.py"),
-            "--cpm",
-            "0",
-            "--ready-file",
-            str(ready),
-            "--latency",
-            latency,
-        ]
-    )
-    deadline = time.monotonic() + 120
-    while not ready.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit("the emulator did not start")
-        time.sleep(0.2)
-    return proc
 
 
 async def _drive(endpoint: str, key: str, seconds: float, workers: int) -> dict[str, float]:
@@ -111,10 +85,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        ready = Path(tmp) / "ready.json"
-        proc = _start_emulator(ready)
+        zero = json.dumps({"queue_seconds": 0.0, "per_document_seconds": 0.0, "spread": 0.0})
+        proc, info = launch_emulator(0, zero, Path(tmp) / "ready.json")
         try:
-            info = json.loads(ready.read_text())
             result = asyncio.run(_drive(info["endpoint"], info["key"], args.seconds, args.workers))
         finally:
             proc.terminate()

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/floor.py --runs 3 --latency '{"queue_seconds": 2.0, "per_document_seconds": 0.04}'
 
-Times `bench/floor/minimal_client.py` under `spark-submit --master local[2]` (process start to exit): a Delta
+Times `bench/clients/minimal_client.py` under `spark-submit --master local[2]` (process start to exit): a Delta
 session, the first 25 documents of the input, one Delta commit before the calls and one after, no call at all.
 Then bounds what any client that starts the same way can reach, generously (it paces at exactly the quota,
 with no safety margin, and waits for nothing but the last job's median latency under the latency model given,
@@ -24,18 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from peers import local_submit, write_corpus
+from harness import CLIENTS, local_submit, write_corpus
 
 from ctc_spark.emulator import LatencyModel
 
-HERE = Path(__file__).resolve().parent
 TARGETS = ((10_000, 1_000, 0.85), (50_000, 6_000, 0.90))
 _QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the archive's own warnings (classes it cannot hold)
 
 
 def _submit(corpus: Path, tables: Path, java_options: str, extra: list[str]) -> tuple[float, dict[str, float]]:
     options = ["--driver-java-options", java_options] if java_options else []
-    cmd, env = local_submit([str(HERE / "floor" / "minimal_client.py"), str(corpus), str(tables)], [*extra, *options])
+    cmd, env = local_submit([str(CLIENTS / "minimal_client.py"), str(corpus), str(tables)], [*extra, *options])
     start = time.monotonic()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.monotonic() - start

@@ -15,15 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from harness import bench_run, launch_emulator, machine, write_corpus
+
 _FAST = json.dumps({"queue_seconds": 0.05, "per_document_seconds": 0.002, "spread": 0.2})
 
 
@@ -68,7 +67,6 @@ def _sample(root: int, peaks: dict[str, float], stop: threading.Event) -> None:
 
 def _child(docs: int, work: Path, endpoint: str, key: str, remote: str, cpm: int) -> None:
     from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, Settings, SparkSettings
-    from ctc_spark.engine.run import run_classification
     from ctc_spark.io.session import get_spark
 
     conf = (("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "2"), ("spark.driver.memory", "2g"))
@@ -77,36 +75,13 @@ def _child(docs: int, work: Path, endpoint: str, key: str, remote: str, cpm: int
     spark = get_spark(SparkSettings(master="local[2]", conf=conf, remote=remote))
     corpus = str(work / f"corpus-{docs}")  # written by the parent: the child holds no document list
     settings = Settings(service=ServiceSettings(resources=(ResourceSettings(endpoint, Secret(key), cpm),)))
-    summary = run_classification(
-        spark.read.parquet(corpus),
-        project="bench",
-        deployment="prod",
-        kind="single",
-        tables=str(work / f"tables-{docs}"),
-        settings=settings,
-        run_id=f"memory-{docs}",
-    )
+    summary = bench_run(spark.read.parquet(corpus), settings, work / f"tables-{docs}", f"memory-{docs}", quiet=True)
     print(json.dumps({"succeeded": summary.succeeded_docs, "seconds": summary.duration_seconds}), flush=True)
     spark.stop()
 
 
-def _write_corpus(docs: int, work: Path) -> None:
-    """The corpus as parquet, written here in slices with pyarrow, so the measured process never holds it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from ctc_spark.local.corpus import generate_corpus
-
-    folder = work / f"corpus-{docs}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for start in range(0, docs, 20_000):
-        part = generate_corpus(min(20_000, docs - start), n_classes=10, seed=start, id_prefix=f"m{start}")
-        table = pa.table({"id": [d.id for d in part], "text": [d.text for d in part]})
-        pq.write_table(table, folder / f"part-{start:07d}.parquet")
-
-
 def _measure(docs: int, work: Path, target: dict[str, str], remote: str, cpm: int) -> dict[str, float]:
-    _write_corpus(docs, work)
+    write_corpus(work / f"corpus-{docs}", docs, "m", seed=0)
     cmd = [sys.executable, __file__, "--child", str(docs), "--work", str(work), "--target", json.dumps(target)]
     cmd += ["--remote", remote, "--cpm", str(cpm)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -143,28 +118,10 @@ def main() -> None:
         _child(args.child, Path(args.work), target["endpoint"], target["key"], args.remote, args.cpm)
         return
     work = Path(tempfile.mkdtemp(prefix="ctc-memory-"))
-    ready = work / "ready.json"
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            str(HERE / "emulator_launcher.py"),
-            "--cpm",
-            "600000",
-            "--ready-file",
-            str(ready),
-            "--latency",
-            _FAST,
-        ]
-    )
+    # Seeding the model takes minutes on a loaded machine.
+    emulator, target = launch_emulator(600000, _FAST, work / "ready.json", timeout=600)
     try:
-        deadline = time.monotonic() + 600  # seeding the model takes minutes on a loaded machine
-        while not ready.exists():
-            if emulator.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the emulator launcher did not start")
-            time.sleep(0.2)
-        time.sleep(0.1)
-        target = json.loads(ready.read_text())
-        print(f"machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
+        print(f"machine: {machine()}")
         print("| documents | driver Python peak RSS | driver JVM peak RSS | largest Python worker peak RSS | run |")
         print("|---|---|---|---|---|")
         for docs in args.docs:

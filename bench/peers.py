@@ -3,7 +3,7 @@
     make bench-peers                    # sets up bench/.venv-peers (Spark 3.5 + SynapseML 1.1.0) and its jars
     .venv/bin/python bench/peers.py --docs 10000 --cpm 1000
 
-Each system runs as its own process against a fresh emulator (the launcher in bench/emulator_launcher.py, same
+Each system runs as its own process against a fresh emulator (the launcher in bench/emulator_launcher.py, through bench/harness.py, same
 seed, same latency model, same quota) on the same parquet corpus; wall clock is process start to exit. Calls and
 429s come from the emulator's own counters. The ideal is quota x 25 / 2 documents per minute. Prints a Markdown
 table for bench/RESULTS.md.
@@ -22,33 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-import pyarrow as pa
-import pyarrow.parquet as pq
+from harness import CLIENTS, HERE, REPO, emulator_stats, launch_emulator, local_submit, write_corpus
 
-from ctc_spark.local.corpus import generate_corpus
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 PEERS_PY = HERE / ".venv-peers" / "bin" / "python"
 PEERS_JARS = HERE / ".jars-peers"
-
-
-def _launch(cpm: int, latency: str, work: Path, name: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ready = work / f"ready-{name}.json"
-    cmd = [sys.executable, str(HERE / "emulator_launcher.py"), "--cpm", str(cpm), "--ready-file", str(ready)]
-    proc = subprocess.Popen([*cmd, "--latency", latency])
-    deadline = time.monotonic() + 120
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the emulator launcher did not start (exit {proc.returncode})")
-        time.sleep(0.2)
-    time.sleep(0.2)
-    return proc, json.loads(ready.read_text())
-
-
-def _stats(endpoint: str) -> dict[str, int]:
-    return dict(httpx.get(f"{endpoint}/emulator/stats", timeout=10).json())
 
 
 def _ctc_spark(
@@ -64,29 +41,8 @@ def _ctc_spark(
     return local_submit(args, submit_args)
 
 
-def local_submit(app: list[str], submit_args: list[str]) -> tuple[list[str], dict[str, str]]:
-    """`spark-submit --master local[2]` of `app` (a script and its arguments) with the Delta jars, and its env.
-
-    The env drops `AZURE_*`/`CTC_SPARK_*` (the run's settings are the config file's) and puts this venv first.
-    """
-    jars = ",".join(str(p) for p in sorted((REPO / ".jars").glob("*.jar")))
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", jars, *submit_args]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "CTC_SPARK_"))}
-    # spark-submit finds Spark through the `python3` on PATH: make it the venv's.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYSPARK_PYTHON"] = sys.executable
-    return [*cmd, *app], env
-
-
-def write_corpus(folder: Path, docs: int, id_prefix: str) -> None:
-    """The benchmarks' corpus (10 classes, seed 202) as one parquet file of (id, text) in `folder`."""
-    corpus = generate_corpus(docs, n_classes=10, seed=202, id_prefix=id_prefix)
-    table = pa.table({"id": [d.id for d in corpus], "text": [d.text for d in corpus]})
-    pq.write_table(table, folder / "part-0.parquet")
-
-
 def _synapseml(target: dict[str, str], corpus: Path, work: Path, tuned: bool) -> list[str]:
-    cmd = [str(PEERS_PY), str(HERE / "peers" / "synapseml_run.py"), "--corpus", str(corpus)]
+    cmd = [str(PEERS_PY), str(CLIENTS / "synapseml_run.py"), "--corpus", str(corpus)]
     cmd += ["--out", str(work / f"synapseml-{tuned}"), "--endpoint", target["endpoint"], "--key", target["key"]]
     cmd += ["--jars", str(PEERS_JARS)]
     if tuned:
@@ -95,7 +51,7 @@ def _synapseml(target: dict[str, str], corpus: Path, work: Path, tuned: bool) ->
 
 
 def _sdk(target: dict[str, str], corpus: Path, work: Path) -> list[str]:
-    cmd = [sys.executable, str(HERE / "peers" / "sdk_run.py"), "--corpus", str(corpus), "--out", str(work / "sdk")]
+    cmd = [sys.executable, str(CLIENTS / "sdk_run.py"), "--corpus", str(corpus), "--out", str(work / "sdk")]
     return [*cmd, "--endpoint", target["endpoint"], "--key", target["key"], "--partitions", "8"]
 
 
@@ -136,7 +92,7 @@ def main() -> None:
     ideal = args.cpm * 25 / 2
     rows = []
     for name in args.only:
-        proc, target = _launch(args.cpm, args.latency, work, name)
+        proc, target = launch_emulator(args.cpm, args.latency, work / f"ready-{name}.json")
         try:
             env = dict(os.environ)
             if name == "ctc-spark":
@@ -145,11 +101,11 @@ def main() -> None:
                 cmd = _synapseml(target, corpus, work, tuned=name.endswith("tuned"))
             else:
                 cmd = _sdk(target, corpus, work)
-            before = _stats(target["endpoint"])
+            before = emulator_stats([target["endpoint"]])
             start = time.monotonic()
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             wall = time.monotonic() - start
-            after = _stats(target["endpoint"])
+            after = emulator_stats([target["endpoint"]])
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from ctc_spark.config import ENGINE_CHOICES
 from ctc_spark.io.inputs import FORMATS
 
 __all__ = ["add_classify_arguments", "register", "run_classify", "run_runs"]
@@ -37,7 +38,7 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=("auto", "driver", "executors"),
+        choices=ENGINE_CHOICES,
         help="who calls the service: executors (Spark tasks), driver (the driver process; Spark Connect), or "
         "auto: driver for Spark Connect sessions, else executors (default: [engine] engine, auto)",
     )

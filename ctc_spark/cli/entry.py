@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from ctc_spark.errors import CTCError
 from ctc_spark.io.classpath import delta_hint, is_delta_missing
+from ctc_spark.io.delta import DELTA_VERSION
 from ctc_spark.io.logs import configure_logging
-from ctc_spark.io.session import DELTA_VERSION
 
 __all__ = ["run_entry_point"]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -68,23 +70,30 @@ def _projects_usage(args: argparse.Namespace) -> str | None:
     return "projects delete needs --project" if args.action == "delete" and not args.project else None
 
 
-def _client(args: argparse.Namespace) -> tuple[Any, Any]:
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """The settings and an authoring client for the primary resource, closed when the command ends."""
     from ctc_spark.config import load_settings
     from ctc_spark.service import AuthoringClient
 
     settings = load_settings(args.config)
-    return settings, AuthoringClient(settings.service.primary, settings.service)
+    with AuthoringClient(settings.service.primary, settings.service) as client:
+        yield settings, client
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Read, validate, upload, import, train; then record the model and its evaluation."""
+    with _client(args) as (settings, client):
+        return _train(args, settings, client)
+
+
+def _train(args: argparse.Namespace, settings: Any, client: Any) -> int:
     from ctc_spark.io.inputs import read_corpus
     from ctc_spark.io.session import get_spark
     from ctc_spark.io.tables import TableLocation
     from ctc_spark.training.report import evaluation_table, write_report
     from ctc_spark.training.workflow import TrainOptions, labelled_docs, record_training, train_model
 
-    settings, client = _client(args)
     spark = get_spark(settings.spark)
     df = read_corpus(spark, args.labels, args.format)
     docs = labelled_docs(
@@ -113,7 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
     print(evaluation_table(summary))
     if args.report:
         print(f"report: {write_report(summary, args.report, project=args.project, model=args.model)}")
-    _warn_expiry("model", args.model, {"modelExpirationDate": result.model.get("modelExpirationDate")})
+    _warn_expiry(f"model {args.model}", {"modelExpirationDate": result.model.get("modelExpirationDate")})
     return 0
 
 
@@ -123,16 +132,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ctc_spark.training.report import evaluation_table, write_report
     from ctc_spark.training.workflow import evaluate_model
 
-    _, client = _client(args)
-    summary, docs = evaluate_model(client, args.project, args.model)
+    with _client(args) as (settings, client):
+        summary, docs = evaluate_model(client, args.project, args.model)
     print(evaluation_table(summary))
     print(f"report: {write_report(summary, args.report, project=args.project, model=args.model)}")
     if args.tables:
-        from ctc_spark.config import load_settings
         from ctc_spark.io.session import get_spark
         from ctc_spark.io.tables import TableLocation
 
-        spark, loc = get_spark(load_settings(args.config).spark), TableLocation.parse(args.tables)
+        spark, loc = get_spark(settings.spark), TableLocation.parse(args.tables)
         this_model = {"project_name": args.project, "model_label": args.model}
         mt.write_rows(
             spark, loc, mt.EVALUATIONS, mt.evaluation_rows(args.project, args.model, summary), replace=this_model
@@ -149,54 +157,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_deploy(args: argparse.Namespace) -> int:
     """Deploy (or swap), wait, record, and warn about near expiry dates."""
-    from ctc_spark.training.workflow import deploy_model, swap_deployments
+    from ctc_spark.training.workflow import deploy_model, deployed_rows, swap_deployments
 
-    settings, client = _client(args)
-    if args.swap:
-        swap_deployments(client, args.project, *args.swap)
-        print(f"swapped deployments {args.swap[0]} and {args.swap[1]} in {args.project}")
-        names = list(args.swap)
-    else:
-        deploy_model(client, args.project, args.model, args.deployment)
-        print(f"deployed {args.project}/{args.model} as {args.deployment}")
-        names = [args.deployment]
-    rows = _deployment_rows(client, args.project, names, args.model)
-    for row, raw in rows:
-        _warn_expiry(
-            "deployment", row["deployment_name"], {"deploymentExpirationDate": raw.get("deploymentExpirationDate")}
-        )
-        _warn_expiry("model", str(row["model_label"]), {"modelExpirationDate": row["model_expiration_date"]})
+    with _client(args) as (settings, client):
+        if args.swap:
+            swap_deployments(client, args.project, *args.swap)
+            print(f"swapped deployments {args.swap[0]} and {args.swap[1]} in {args.project}")
+            names = list(args.swap)
+        else:
+            deploy_model(client, args.project, args.model, args.deployment)
+            print(f"deployed {args.project}/{args.model} as {args.deployment}")
+            names = [args.deployment]
+        rows = deployed_rows(client, args.project, names, args.model)
+    for deployed in rows:
+        for what, dates in deployed.dates.items():
+            _warn_expiry(what, dates)
     if args.tables:
         from ctc_spark.io.session import get_spark
         from ctc_spark.io.tables import TableLocation
         from ctc_spark.training import tables as mt
 
         spark = get_spark(settings.spark)
-        mt.write_rows(spark, TableLocation.parse(args.tables), mt.DEPLOYMENTS, [r for r, _ in rows])
+        mt.write_rows(spark, TableLocation.parse(args.tables), mt.DEPLOYMENTS, [d.row for d in rows])
     return 0
 
 
-def _deployment_rows(
-    client: Any, project: str, names: list[str], model: str | None
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    from ctc_spark.training import tables as mt
-
-    labels = {m.get("modelId"): m for m in client.list_models(project)}
-    out = []
-    for name in names:
-        raw = client.get_deployment(project, name)
-        m = labels.get(raw.get("modelId"), {})
-        row = mt.deployment_row(
-            project, name, raw, model_label=m.get("label") or model, model_expiration=m.get("modelExpirationDate")
-        )
-        out.append((row, raw))
-    return out
-
-
-def _warn_expiry(what: str, name: str, dates: dict[str, Any]) -> None:
+def _warn_expiry(what: str, dates: dict[str, Any]) -> None:
     from ctc_spark.training.workflow import expiry_warnings
 
-    for line in expiry_warnings(f"{what} {name}", dates, date.today()):
+    for line in expiry_warnings(what, dates, date.today()):
         print(line)
 
 
@@ -204,11 +193,11 @@ def run_projects(args: argparse.Namespace) -> int:
     """List projects, or delete one and wait for the deletion job."""
     from ctc_spark.service import wait_for_operation
 
-    _, client = _client(args)
-    if args.action == "list":
-        for p in client.list_projects():
-            print(f"{p.get('projectName')}\t{p.get('projectKind')}\t{p.get('lastTrainedDateTime', '')}")
-        return 0
-    wait_for_operation(client, client.delete_project(args.project))
+    with _client(args) as (_, client):
+        if args.action == "list":
+            for p in client.list_projects():
+                print(f"{p.get('projectName')}\t{p.get('projectKind')}\t{p.get('lastTrainedDateTime', '')}")
+            return 0
+        wait_for_operation(client, client.delete_project(args.project))
     print(f"deleted project {args.project}")
     return 0

@@ -18,6 +18,7 @@ from ctc_spark.config.loader import (
     load_settings,
 )
 from ctc_spark.config.model import (
+    ENGINE_CHOICES,
     BatchSettings,
     EmulatorSettings,
     EngineSettings,
@@ -32,6 +33,7 @@ from ctc_spark.config.model import (
 from ctc_spark.config.secrets import SecretResolver, databricks_secret
 
 __all__ = [
+    "ENGINE_CHOICES",
     "ENV_CONFIG",
     "ENV_ENDPOINT",
     "ENV_KEY",

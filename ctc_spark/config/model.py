@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 __all__ = [
+    "ENGINE_CHOICES",
     "BatchSettings",
     "EmulatorSettings",
     "EngineSettings",
@@ -113,11 +114,15 @@ class BatchSettings:
     logging_opt_out: bool = _opt(True, "ask the service not to log the texts")
 
 
+# Who calls the service: "auto" picks "driver" for Spark Connect sessions, "executors" for classic ones.
+ENGINE_CHOICES = ("auto", "driver", "executors")
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """How the engine drives analyze jobs: tasks, the ledger and its crash bound."""
 
-    engine: str = _opt("auto", "where the calls run", choices=("auto", "driver", "executors"))
+    engine: str = _opt("auto", "where the calls run", choices=ENGINE_CHOICES)
     tasks: int = _opt(0, "streaming tasks; 0 = one per ~50 calls/s of quota, leaving a slot free", nonnegative=True)
     ledger_host: str = _opt("", 'where executors reach the driver\'s ledger; "" = loopback locally, else the driver')
     max_uncommitted_jobs: int = _opt(

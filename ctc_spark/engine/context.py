@@ -14,6 +14,9 @@ from ctc_spark.engine.planning.model import DeploymentModel, SkipBy
 from ctc_spark.io.tables import TableLocation
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ctc_spark.engine.engines import Engine
     from ctc_spark.engine.lease import RunLease
 
 __all__ = ["Kind", "RunContext", "RunSummary", "timed"]
@@ -55,7 +58,7 @@ class RunSummary:
 class RunContext:
     """What one run's steps share: its session, settings, target, options, model and summary."""
 
-    spark: object
+    spark: SparkSession
     settings: Settings
     tables: TableLocation
     project: str
@@ -63,13 +66,13 @@ class RunContext:
     kind: Kind
     summary: RunSummary
     progress: Callable[[str], None]
-    client_factory: Callable[..., Any] | None = None
-    engine: str = "executors"  # or "driver": who calls the service (`engine/driver.py`)
+    engine: Engine  # who calls the service (`engines.py`)
     pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
     skip_by: SkipBy = "text+model"
     dry_run: bool = False
     max_text_records: int | None = None
     fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
+    fence: Callable[[], object] | None = None  # raises once the run no longer holds its lease
     opened: futures.Future[None] | None = None  # the `runs` row of a running run: committed before any job id
     lease: RunLease | None = None  # held while the run writes (None for a dry run): `check()` before writing
     model: DeploymentModel = field(default_factory=DeploymentModel)

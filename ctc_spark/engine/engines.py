@@ -1,25 +1,35 @@
-"""The driver engine: the driver process makes every service call; Spark only reads, plans, packs and writes.
+"""Who makes the service calls: an `Engine` owns its ledger link, its task count, its packing and how it drives.
 
-For Spark Connect sessions (Databricks serverless, standard access mode), where a UDF cannot reach the
-internet nor a server opened by the client. The packed batches stream to the driver (`toLocalIterator`, a
-bounded prefetch queue, never the whole corpus); one event loop runs the executor task's scheduler
-(`scheduler.Scheduler`: submit-first window, learned first poll, AIMD on 429, Retry-After, expiry, resubmission
-limits) with each resource's full quota; and the ledger is the same `LedgerService`, called in-process
-instead of over HTTP, so job ids are committed to `jobs` before they are polled and results are MERGEd in
-groups exactly as for the executor engine.
+- `ExecutorEngine` (classic Spark: local, spark-submit, dedicated clusters): long `mapInArrow` tasks, one per
+  ~50 calls/s of quota, each running the task scheduler (`task/`) with its share of every resource's quota,
+  reaching the driver's ledger over HTTP.
+- `DriverEngine` (Spark Connect: Databricks serverless, standard access mode, where a UDF can reach neither the
+  internet nor a port the client opened): the packed batches stream to the driver (`toLocalIterator`, a
+  bounded read-ahead, never the whole corpus) and one event loop runs the same scheduler with each resource's
+  full quota, calling the ledger in-process.
+
+Either way a job id is committed to `jobs` before its job is polled, and results are written in groups.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ctc_spark.config import BatchSettings, EngineSettings, ServiceSettings
+from ctc_spark.config import ENGINE_CHOICES, Settings
+from ctc_spark.engine.ledger.address import ledger_address
+from ctc_spark.engine.ledger.inprocess import InProcessLink
+from ctc_spark.engine.ledger.service import LedgerService
+from ctc_spark.engine.ledger.sink import RunTarget
+from ctc_spark.engine.ledger.writer import LedgerWriter
+from ctc_spark.engine.planning.queries import stage_actions
 from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
-from ctc_spark.engine.task.runner import drive_rows
+from ctc_spark.engine.task.runner import OUTPUT_SCHEMA, drive_rows, stream_partition
 from ctc_spark.engine.task.settings import ExecutorPlan, build_plan
+from ctc_spark.engine.task.throttle import task_share
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.service.transport import MAX_CONNECTIONS
@@ -27,66 +37,170 @@ from ctc_spark.service.transport import MAX_CONNECTIONS
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from ctc_spark.engine.ledger.server import LedgerService
+    from ctc_spark.engine.context import RunContext
 
 __all__ = [
-    "ENGINES",
-    "InProcessLink",
-    "drive_batches",
+    "DriverEngine",
+    "Engine",
+    "ExecutorEngine",
     "driver_concurrency",
-    "driver_plan",
+    "driver_task_settings",
     "select_engine",
+    "stream_tasks",
 ]
 
-ENGINES = ("auto", "driver", "executors")
+log = logging.getLogger(__name__)
+
+_CALLS_PER_TASK = 50.0  # calls per second one streaming task drives comfortably
 
 
-def select_engine(configured: str, spark: Any) -> str:
-    """ "driver" or "executors": `auto` gives Spark Connect sessions the driver engine, classic ones the executors.
+class Engine(Protocol):
+    """What the streaming stage asks of an engine (`stage.py`); it never branches on which one it has."""
+
+    name: ClassVar[str]
+
+    def tasks(self, run: RunContext) -> int:
+        """Streaming tasks for this run (when there is something to send)."""
+        ...
+
+    def actions(self, run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]]) -> DataFrame:
+        """The stage's batches (`planning.queries.stage_actions`), partitioned for this engine's tasks."""
+        ...
+
+    def ledger(self, run: RunContext, target: RunTarget, **writer: Any) -> LedgerService:
+        """The run's ledger service, served the way this engine's tasks reach it."""
+        ...
+
+    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[dict[str, Any]]:
+        """Drive every batch of `frame` (`task.runner.ACTION_SCHEMA` rows); one counter row per task and resource."""
+        ...
+
+
+class ExecutorEngine:
+    """Streaming `mapInArrow` tasks on the executors, reaching the driver's ledger over HTTP."""
+
+    name: ClassVar[str] = "executors"
+
+    def __repr__(self) -> str:
+        return "ExecutorEngine()"
+
+    def tasks(self, run: RunContext) -> int:
+        parallelism = int(run.spark.sparkContext.defaultParallelism)
+        quota = sum(r.calls_per_minute for r in run.settings.service.resources) / 60.0
+        return stream_tasks(parallelism, quota, run.settings.engine.tasks)
+
+    def actions(self, run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]]) -> DataFrame:
+        # A new run packs straight into the streaming tasks' partitions, in the streaming stage itself: the
+        # first batches go out while the rest is still being packed. A dry run packs the same way. Resumed
+        # polls and new batches are spread over the tasks, each of which holds its share of the quota.
+        tasks = self.tasks(run)
+        if not resumed:
+            return stage_actions(run, valid, resumed, parts=tasks)
+        return stage_actions(run, valid, resumed).repartition(tasks)
+
+    def ledger(self, run: RunContext, target: RunTarget, **writer: Any) -> LedgerService:
+        sc = run.spark.sparkContext
+        conf = {k: v for k, v in sc.getConf().getAll() if k in ("spark.driver.host", "spark.driver.bindAddress")}
+        address = ledger_address(str(sc.master), conf, run.settings.engine.ledger_host)
+        if str(sc.getConf().get("spark.speculation", "false")).lower() == "true":
+            log.warning(
+                "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
+                "(paid twice); turn it off for classification runs"
+            )
+        return LedgerService(
+            run.spark, run.tables, target, serve=True, host=address.advertised, bind=address.bind, **writer
+        )
+
+    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[dict[str, Any]]:
+        svc = run.settings.service
+        plan = _task_settings(
+            run.settings,
+            run.project,
+            run.deployment,
+            run.kind,
+            shares=tuple(task_share(r.calls_per_minute, tasks) for r in svc.resources),
+            max_uncommitted=max(1, run.settings.engine.max_uncommitted_jobs // tasks),
+            ledger_url=service.url,
+            ledger_token=service.token,
+        )
+        rows = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
+        return [r.asDict() for r in rows]
+
+
+class DriverEngine:
+    """The driver process makes every call; Spark only reads, plans, packs and writes."""
+
+    name: ClassVar[str] = "driver"
+
+    def __repr__(self) -> str:
+        return "DriverEngine()"
+
+    def tasks(self, run: RunContext) -> int:
+        return 1  # the driver process is the one streaming "task"
+
+    def actions(self, run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]]) -> DataFrame:
+        return stage_actions(run, valid, resumed)  # about 1,000 documents a partition under Connect
+
+    def ledger(self, run: RunContext, target: RunTarget, **writer: Any) -> LedgerService:
+        return LedgerService(run.spark, run.tables, target, serve=False, **writer)
+
+    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[dict[str, Any]]:
+        plan = driver_task_settings(run.settings, run.project, run.deployment, run.kind, service.writer)
+        source = Prefetcher(frame.toLocalIterator(), BUFFER_BATCHES)
+        source.start()
+        try:
+            return drive_rows(plan, source)
+        finally:
+            source.close()
+
+
+_ENGINES: dict[str, Callable[[], Engine]] = {ExecutorEngine.name: ExecutorEngine, DriverEngine.name: DriverEngine}
+
+
+def select_engine(configured: str, spark: object) -> Engine:
+    """The engine for `configured` (`config.ENGINE_CHOICES`): `auto` gives Spark Connect sessions the driver
+    engine, classic ones the executors.
 
     Raises:
         ConfigError: an unknown engine, or the executor engine asked of a Spark Connect session.
     """
-    if configured not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {configured!r}", key="engine.engine")
+    if configured not in ENGINE_CHOICES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINE_CHOICES)}, not {configured!r}", key="engine.engine")
     connect = is_connect(spark)
-    if configured == "executors" and connect:
+    if configured == ExecutorEngine.name and connect:
         raise ConfigError(
             "the executor engine needs a classic Spark session (sparkContext, executors that reach the driver); "
             "this is a Spark Connect session: use --engine driver or auto",
             key="engine.engine",
         )
     if configured == "auto":
-        return "driver" if connect else "executors"
-    return configured
+        configured = DriverEngine.name if connect else ExecutorEngine.name
+    return _ENGINES[configured]()
 
 
-def driver_plan(
-    service: ServiceSettings,
-    batch: BatchSettings,
-    engine: EngineSettings,
-    *,
-    project: str,
-    deployment: str,
-    kind: str,
-    ledger: LedgerService,
-    client_factory: Callable[..., Any] | None = None,
-) -> ExecutorPlan:
-    """The scheduler's plan for the one driver "task": every resource's full quota, the whole uncommitted bound."""
-    shares = tuple(r.calls_per_minute / 60.0 for r in service.resources)
-    return build_plan(
-        service,
-        batch,
-        engine,
-        project=project,
-        deployment=deployment,
-        kind=kind,
-        shares=shares,
-        max_uncommitted=max(1, engine.max_uncommitted_jobs),
-        concurrency=driver_concurrency(shares),
-        client_factory=client_factory,
-        link_factory=lambda _plan: InProcessLink(ledger),
-    )
+def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0) -> int:
+    """Tasks for the streaming stage: one per ~50 calls/s of quota, always leaving a slot for the commits.
+
+    The driver's Delta commits run as Spark jobs while the streaming tasks hold their slots, so at least
+    one slot must stay free.
+
+    Raises:
+        ConfigError: fewer than two task slots, or `engine.tasks` leaves none free.
+    """
+    if parallelism < 2:
+        raise ConfigError(
+            f"classification needs at least 2 task slots (one streams, one commits); this session "
+            f"has {parallelism} — use local[2] or more",
+            key="spark.master",
+        )
+    if configured:
+        if configured >= parallelism:
+            raise ConfigError(
+                f"engine.tasks = {configured} leaves no slot free for the ledger's commits ({parallelism} slots)",
+                key="engine.tasks",
+            )
+        return configured
+    return max(1, min(parallelism - 1, math.ceil(calls_per_second / _CALLS_PER_TASK)))
 
 
 def driver_concurrency(shares: Sequence[float]) -> int:
@@ -99,37 +213,42 @@ def driver_concurrency(shares: Sequence[float]) -> int:
     return max(32, min(MAX_CONNECTIONS * max(1, len(shares)), math.ceil(2 * sum(shares))))
 
 
-def drive_batches(frame: DataFrame, plan: ExecutorPlan, *, buffer: int = BUFFER_BATCHES) -> list[dict[str, Any]]:
-    """Stream `frame` (`ACTION_SCHEMA` rows) to the driver and drive every batch; one counter row per resource."""
-    source = Prefetcher(frame.toLocalIterator(), buffer)
-    source.start()
-    try:
-        return drive_rows(plan, source)
-    finally:
-        source.close()
+def driver_task_settings(
+    settings: Settings, project: str, deployment: str, kind: str, writer: LedgerWriter
+) -> ExecutorPlan:
+    """The scheduler's settings for the one driver "task": every resource's full quota, the whole uncommitted
+    bound, and the ledger in-process."""
+    shares = tuple(r.calls_per_minute / 60.0 for r in settings.service.resources)
+    return _task_settings(
+        settings,
+        project,
+        deployment,
+        kind,
+        shares=shares,
+        max_uncommitted=max(1, settings.engine.max_uncommitted_jobs),
+        concurrency=driver_concurrency(shares),
+        link_factory=lambda _plan: InProcessLink(writer),
+    )
 
 
-class InProcessLink:
-    """The ledger link of the driver engine: `LedgerService.handle` in a worker thread, no socket, no token."""
-
-    def __init__(self, service: LedgerService) -> None:
-        self._service = service
-
-    def __repr__(self) -> str:
-        return f"InProcessLink({self._service.target.run_id!r})"
-
-    async def lookup(self, batch_ids: list[str]) -> dict[str, Any]:
-        return await self._call("/lookup", {"batch_ids": batch_ids})
-
-    async def commit(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._call("/commit", {"jobs": jobs})
-
-    async def events(self, docs: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._call("/events", {"docs": docs, "jobs": jobs})
-
-    async def aclose(self) -> None:
-        return None
-
-    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        # A commit blocks until the Delta write is durable: off the event loop, as an HTTP request would be.
-        return await asyncio.to_thread(self._service.handle, path, body)
+def _task_settings(
+    settings: Settings,
+    project: str,
+    deployment: str,
+    kind: str,
+    *,
+    shares: tuple[float, ...],
+    max_uncommitted: int,
+    **wiring: Any,
+) -> ExecutorPlan:
+    return build_plan(
+        settings.service,
+        settings.batch,
+        settings.engine,
+        project=project,
+        deployment=deployment,
+        kind=kind,
+        shares=shares,
+        max_uncommitted=max_uncommitted,
+        **wiring,
+    )

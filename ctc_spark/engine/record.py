@@ -101,5 +101,5 @@ def record_run(run: RunContext, status: str, *, error: str | None = None) -> Non
         run.skip_by,
         dict(s.step_seconds),
     )
-    frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)  # type: ignore[attr-defined]
+    frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)
     timed(run, "recording", merge_rows, run.spark, run.tables, ledger.RUNS, frame, ["run_id"])

@@ -1,7 +1,7 @@
 """The Spark flow: a corpus in, `results`/`jobs`/`runs` Delta tables out, surviving a crash at any point.
 
 Open the run (the deployment's model, the input's ids, the tables and the lease at once), plan on the driver
-(skips, pre-validation, open jobs from an earlier run: `actions.py`), run one streaming stage (`stream.py`),
+(skips, pre-validation, open jobs from an earlier run: `planning/`), run one streaming stage (`stage.py`),
 then reconcile: every input document has exactly one terminal row (`record.py`). A crash loses at most the
 jobs submitted since their task's last commit (bounded by `engine.max_uncommitted_jobs`); the next run polls
 the committed jobs instead of resubmitting them.
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ctc_spark.config import Settings
 from ctc_spark.engine.context import Kind, RunContext, RunSummary, timed
@@ -37,7 +37,7 @@ from ctc_spark.io.tables import TableLocation, read_table, sql_string
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from ctc_spark.engine.ledger.server import LedgerService
+    from ctc_spark.engine.ledger.service import LedgerService
 
 __all__ = ["RunSummary", "classify", "run_classification"]
 
@@ -58,7 +58,6 @@ def run_classification(
     text_col: str = "text",
     source: str = "input",
     progress: Callable[[str], None] | None = None,
-    client_factory: Callable[..., Any] | None = None,
     wait: bool = False,
     skip_by: str = "text+model",
     dry_run: bool = False,
@@ -83,9 +82,8 @@ def run_classification(
         text_col: the text column.
         source: how the input is named in errors.
         progress: receives the progress lines (default: the log).
-        client_factory: replaces the real service client on executors (see `ExecutorPlan`); tests only.
         wait: wait for another run's lease on the same tables, project and deployment instead of refusing.
-        skip_by: the skip key: "text+model" (the deployment's current model) or "text" (`engine/model.py`).
+        skip_by: the skip key: "text+model" (the deployment's current model) or "text" (`planning/model.py`).
         dry_run: plan without an analyze call and write nothing; the summary's `plan` says what the run
             would send and bill.
         max_text_records: refuse a run whose plan bills more text records than this.
@@ -113,8 +111,7 @@ def run_classification(
         kind,
         RunSummary(check_run_id(run_id) if run_id is not None else new_run_id()),
         progress or (lambda msg: log.info("%s", msg)),
-        client_factory,
-        engine=select_engine(settings.engine.engine, spark),
+        select_engine(settings.engine.engine, spark),
         skip_by=check_skip_by(skip_by),
         dry_run=dry_run,
         max_text_records=max_text_records,
@@ -130,7 +127,7 @@ def run_classification(
         None
         if dry_run
         else RunLease(
-            spark,  # type: ignore[arg-type]
+            spark,
             location,
             project,
             deployment,
@@ -140,6 +137,7 @@ def run_classification(
         )
     )
     run.lease = lease
+    run.fence = lease.check if lease is not None else None
     pool = ThreadPoolExecutor(4, thread_name_prefix="ctc-open")
     try:
         _open(run, pool, docs, lease, source=source, wait=wait)
@@ -312,10 +310,10 @@ def _ensure_tables(run: RunContext) -> set[str]:
 
     Returns the tables that did not exist.
     """
-    created = ledger.ensure_engine_tables(run.spark, run.tables)  # type: ignore[arg-type]
+    created = ledger.ensure_engine_tables(run.spark, run.tables)
     for name, schema in ((ledger.RESULTS, ledger.RESULTS_SCHEMA), (ledger.RUNS, ledger.RUNS_SCHEMA)):
         if name not in created:
-            add_missing_columns(run.spark, run.tables, name, schema)  # type: ignore[arg-type]
+            add_missing_columns(run.spark, run.tables, name, schema)
     if ledger.RUNS not in created:
         _refuse_reused_run_id(run)
     return created
@@ -328,7 +326,7 @@ def _refuse_reused_run_id(run: RunContext) -> None:
         ConfigError: names the run id and the earlier run's project, deployment and status.
     """
     run_id = run.summary.run_id
-    runs = read_table(run.spark, run.tables, ledger.RUNS)  # type: ignore[arg-type]
+    runs = read_table(run.spark, run.tables, ledger.RUNS)
     earlier = runs.where(f"run_id = {sql_string(run_id)}").select("project_name", "deployment_name", "status").first()
     if earlier is not None:
         raise reused_run_error(run_id, earlier.project_name, earlier.deployment_name, earlier.status)

@@ -11,10 +11,10 @@ import os
 from collections.abc import Mapping
 
 from ctc_spark.errors import ConfigError
+from ctc_spark.io.delta import DELTA_EXTENSION
 
-__all__ = ["DELTA_EXTENSION", "delta_hint", "is_delta_missing", "require_delta_classes"]
+__all__ = ["delta_hint", "is_delta_missing", "require_delta_classes"]
 
-DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 _DELTA_MARKERS = (
     DELTA_EXTENSION,
     "org.apache.spark.sql.delta.",

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ctc_spark.io.delta import delta_conf, testing_conf
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -65,31 +67,11 @@ def connect_session(
     if url.startswith("local"):
         # The local server's Python workers take PYSPARK_PYTHON, not spark.pyspark.python: this interpreter.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        server: dict[str, str] = {
-            "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-            "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-            "spark.databricks.delta.snapshotPartitions": "4",
-            "spark.sql.execution.arrow.pyspark.enabled": "true",
-            # The server's Python workers use this interpreter (it has pyarrow and ctc_spark).
-            "spark.pyspark.python": sys.executable,
-        }
-        if jars:
-            server["spark.jars"] = ",".join(str(p) for p in jars)
-        else:
+        server = delta_conf(jars)
+        if not jars:
             log.warning("Delta jars not found under .jars/ (run `make setup`); resolving them with Ivy instead")
-            from ctc_spark.io.session import DELTA_VERSION
-
-            server["spark.jars.packages"] = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
         if testing:
-            server.update(
-                {
-                    "spark.ui.enabled": "false",
-                    "spark.ui.showConsoleProgress": "false",
-                    "spark.sql.shuffle.partitions": "2",
-                    "spark.default.parallelism": "2",
-                    "spark.databricks.delta.snapshotPartitions": "2",
-                }
-            )
+            server.update(testing_conf())
         server.update({k: v for k, v in conf if k != "spark.remote"})
         for key, value in server.items():
             builder = builder.config(key, value)

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import shlex
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,15 +17,14 @@ from typing import TYPE_CHECKING
 from ctc_spark.config import SparkSettings
 from ctc_spark.io.classpath import require_delta_classes
 from ctc_spark.io.connect import connect_session, remote_url
+from ctc_spark.io.delta import DELTA_VERSION, delta_conf, delta_jars, testing_conf
 from ctc_spark.io.logs import log4j2_java_option
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 __all__ = [
-    "DELTA_VERSION",
     "LOCAL_MASTER",
-    "delta_jars",
     "get_spark",
     "is_databricks",
     "launcher_conf",
@@ -37,9 +35,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DELTA_VERSION = "4.0.1"
-_DELTA_ARTIFACTS = (f"delta-spark_2.13-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VERSION}.jar")
-_DEFAULT_JARS_DIR = Path(__file__).resolve().parents[2] / ".jars"
 LOCAL_MASTER = "local[*]"
 _SUBMIT_FLAGS = {
     "--master": "spark.master",
@@ -53,13 +48,6 @@ def is_databricks(env: Mapping[str, str] | None = None) -> bool:
     """True on a Databricks runtime, where the platform's session must be used as it is."""
     env = os.environ if env is None else env
     return bool(env.get("DATABRICKS_RUNTIME_VERSION"))
-
-
-def delta_jars(jars_dir: str | Path | None = None) -> list[Path]:
-    """The Delta jars fetched by `make setup`, or [] when they are not all there."""
-    folder = Path(jars_dir) if jars_dir is not None else _DEFAULT_JARS_DIR
-    found = [folder / name for name in _DELTA_ARTIFACTS]
-    return found if all(p.is_file() for p in found) else []
 
 
 def launcher_conf(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -143,34 +131,12 @@ def _defaults_file(env: Mapping[str, str]) -> Path | None:
 
 
 def _builtin_defaults(*, testing: bool, jars_dir: str | Path | None) -> dict[str, str]:
-    defaults = {
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        # Python workers use this interpreter (it has pyarrow and ctc_spark), not whatever `python3` is on PATH.
-        "spark.pyspark.python": sys.executable,
-        # Delta's default of 50 snapshot partitions makes every small ledger read run 50 tasks.
-        "spark.databricks.delta.snapshotPartitions": "4",
-    }
-    jars = delta_jars(jars_dir)
-    if jars:
-        defaults["spark.jars"] = ",".join(str(p) for p in jars)
-    else:
-        defaults["spark.jars.packages"] = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
+    defaults = delta_conf(delta_jars(jars_dir))
     quiet = log4j2_java_option()  # our log4j2 file, when the checkout has one
     if quiet:
         defaults["spark.driver.extraJavaOptions"] = quiet
     if testing:
-        defaults.update(
-            {
-                "spark.ui.enabled": "false",
-                "spark.ui.showConsoleProgress": "false",
-                "spark.sql.shuffle.partitions": "2",
-                "spark.default.parallelism": "2",
-                "spark.databricks.delta.snapshotPartitions": "2",
-                "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
-            }
-        )
+        defaults.update(testing_conf())
     return defaults
 
 

@@ -19,10 +19,13 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import ResourceSettings, Secret, Settings, is_loopback_url, load_settings
 from ctc_spark.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 __all__ = ["main"]
 
@@ -36,20 +39,20 @@ def _say(msg: str) -> None:
     print(f"\n== {msg}", flush=True)
 
 
-def _prepare_data(spark: object, home: Path, docs: int) -> tuple[Path, Path]:
+def _prepare_data(spark: SparkSession, home: Path, docs: int) -> tuple[Path, Path]:
     from ctc_spark.local.corpus import corpus_dataframe, generate_corpus
 
     labelled, corpus = home / "labelled", home / f"corpus-{docs}"
     if not labelled.exists():
         sample = generate_corpus(LABELLED_DOCS, n_classes=CLASSES, seed=1, id_prefix="train", noise=NOISE)
-        corpus_dataframe(spark, sample, kind="single").write.mode("overwrite").parquet(str(labelled))  # type: ignore[arg-type]
+        corpus_dataframe(spark, sample, kind="single").write.mode("overwrite").parquet(str(labelled))
     if not corpus.exists():
         unlabelled = generate_corpus(docs, n_classes=CLASSES, seed=2, id_prefix="ticket", noise=NOISE)
-        corpus_dataframe(spark, unlabelled, kind="single").write.mode("overwrite").parquet(str(corpus))  # type: ignore[arg-type]
+        corpus_dataframe(spark, unlabelled, kind="single").write.mode("overwrite").parquet(str(corpus))
     return labelled, corpus
 
 
-def _train_and_deploy(settings: Settings, spark: object, labelled: Path, tables: str, home: Path) -> None:
+def _train_and_deploy(settings: Settings, spark: SparkSession, labelled: Path, tables: str, home: Path) -> None:
     from ctc_spark.io.tables import TableLocation
     from ctc_spark.service import AuthoringClient
     from ctc_spark.training import tables as mt
@@ -64,7 +67,7 @@ def _train_and_deploy(settings: Settings, spark: object, labelled: Path, tables:
     )
 
     client = AuthoringClient(settings.service.primary, settings.service)
-    df = spark.read.parquet(str(labelled))  # type: ignore[attr-defined]
+    df = spark.read.parquet(str(labelled))
     docs = labelled_docs(df, kind="single")
     options = TrainOptions(
         project=PROJECT, kind="single", model_label=MODEL, split=80, poll_interval=0.5, wait_for_running=True
@@ -80,7 +83,7 @@ def _train_and_deploy(settings: Settings, spark: object, labelled: Path, tables:
     row = mt.deployment_row(
         PROJECT, DEPLOYMENT, deployed, model_label=MODEL, model_expiration=result.model.get("modelExpirationDate")
     )
-    mt.write_rows(spark, TableLocation.parse(tables), mt.DEPLOYMENTS, [row])  # type: ignore[arg-type]
+    mt.write_rows(spark, TableLocation.parse(tables), mt.DEPLOYMENTS, [row])
     print(
         f"deployment {DEPLOYMENT}: model {deployed.get('modelId')}, expires {deployed.get('deploymentExpirationDate')}"
     )
@@ -124,7 +127,7 @@ def _classify(corpus: Path, tables: str, config: Path, docs: int, env: dict[str,
     subprocess.run(cmd, check=True, env=env)
 
 
-def _sql(spark: object, tables: str) -> None:
+def _sql(spark: SparkSession, tables: str) -> None:
     from ctc_spark.engine.ledger.tables import RESULTS, classes_query
     from ctc_spark.io.tables import TableLocation
 
@@ -137,12 +140,12 @@ def _sql(spark: object, tables: str) -> None:
     )
     _say("SQL over the result tables")
     print(query)
-    spark.sql(query).show(truncate=False)  # type: ignore[attr-defined]
+    spark.sql(query).show(truncate=False)
     errors = f"SELECT count(*) AS error_rows FROM {results} WHERE error_code IS NOT NULL"
     print(errors)
-    spark.sql(errors).show()  # type: ignore[attr-defined]
+    spark.sql(errors).show()
     print("one row per (document, class):\n" + classes_query(results) + " LIMIT 5")
-    spark.sql(classes_query(results) + " LIMIT 5").show(truncate=False)  # type: ignore[attr-defined]
+    spark.sql(classes_query(results) + " LIMIT 5").show(truncate=False)
     evaluations = TableLocation.parse(tables).name("evaluations")
     summary = (
         f"SELECT scope, coalesce(nullif(class_name, ''), '(all)') AS class, round(precision, 3) AS precision,\n"
@@ -152,7 +155,7 @@ def _sql(spark: object, tables: str) -> None:
     )
     _say("the evaluation summary, from the evaluations table")
     print(summary)
-    spark.sql(summary).show(truncate=False)  # type: ignore[attr-defined]
+    spark.sql(summary).show(truncate=False)
 
 
 def _stop_started(settings: Settings, services: Any, local_down: Any) -> None:

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from ctc_spark.service import AuthoringClient
 
 __all__ = [
+    "DeployedRow",
     "TrainOptions",
     "TrainResult",
     "deploy_model",
+    "deployed_rows",
     "evaluate_model",
     "expiry_warnings",
     "exported_project",
@@ -180,7 +182,7 @@ def train_model(
     progress(f"blobs: {uploaded.uploaded} uploaded, {uploaded.existing} already in '{container}'")
     client.create_or_update_project(
         options.project,
-        kind=options.kind,  # type: ignore[arg-type]
+        kind=options.kind,  # type: ignore[arg-type]  # a str the CLI limits to KINDS; project_kind() refuses others
         storage_container=container,
         language=options.language,
     )
@@ -307,6 +309,32 @@ def swap_deployments(
     from ctc_spark.service import wait_for_operation
 
     wait_for_operation(client, client.swap_deployments(project, first, second), poll_interval=poll_interval)
+
+
+def deployed_rows(client: AuthoringClient, project: str, names: Sequence[str], model: str | None) -> list[DeployedRow]:
+    """The `deployments` rows of `names` as the service now has them, with the dates to warn about."""
+    labels = {m.get("modelId"): m for m in client.list_models(project)}
+    out = []
+    for name in names:
+        raw = client.get_deployment(project, name)
+        m = labels.get(raw.get("modelId"), {})
+        row = mt.deployment_row(
+            project, name, raw, model_label=m.get("label") or model, model_expiration=m.get("modelExpirationDate")
+        )
+        dates = {
+            f"deployment {name}": {"deploymentExpirationDate": raw.get("deploymentExpirationDate")},
+            f"model {row['model_label']}": {"modelExpirationDate": row["model_expiration_date"]},
+        }
+        out.append(DeployedRow(row, dates))
+    return out
+
+
+@dataclass(frozen=True)
+class DeployedRow:
+    """A `deployments` row, and its expiry dates by what they belong to (for `expiry_warnings`)."""
+
+    row: dict[str, Any]
+    dates: dict[str, dict[str, Any]]
 
 
 def expiry_warnings(what: str, dates: dict[str, Any], today: date) -> list[str]:

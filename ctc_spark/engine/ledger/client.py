@@ -1,10 +1,7 @@
-"""The wire between executors and the driver's ledger service: three JSON POSTs, authenticated by a run token.
+"""An executor task's HTTP client of the driver's ledger (`http.LedgerHTTP`): the calls of `protocol.Ledger`.
 
-    POST /lookup  {"batch_ids": [...]}          -> {"finished": [...], "jobs": {batch_id: job}, "abort": str|null}
-    POST /commit  {"jobs": [job, ...]}          -> {"abort": ...}  answered once the ids are durable in `jobs`
-    POST /events  {"docs": [...], "jobs": [...]} -> {"abort": ...}  results and job states, written later
-
-The token is per run, random, and travels only in the `x-ctc-ledger-token` header; it is never logged.
+Each call is one JSON POST. The token is per run, random, and travels only in the `protocol.TOKEN_HEADER`
+header; it is never logged.
 """
 
 from __future__ import annotations
@@ -16,15 +13,15 @@ from typing import Any
 import httpx
 
 from ctc_spark.config import Secret
+from ctc_spark.engine.ledger.protocol import TOKEN_HEADER, LedgerCalls
 from ctc_spark.errors import LedgerError
 
-__all__ = ["TOKEN_HEADER", "LedgerLink"]
+__all__ = ["LedgerLink"]
 
-TOKEN_HEADER = "x-ctc-ledger-token"
 _CONNECT_ATTEMPTS = 5
 
 
-class LedgerLink:
+class LedgerLink(LedgerCalls):
     """An executor's async client of the driver's ledger service."""
 
     def __init__(
@@ -40,19 +37,10 @@ class LedgerLink:
     def __repr__(self) -> str:
         return f"LedgerLink({str(self._client.base_url)!r})"
 
-    async def lookup(self, batch_ids: list[str]) -> dict[str, Any]:
-        return await self._post("/lookup", {"batch_ids": batch_ids})
-
-    async def commit(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._post("/commit", {"jobs": jobs})
-
-    async def events(self, docs: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._post("/events", {"docs": docs, "jobs": jobs})
-
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST once the connection is up; only connection failures are retried (the driver may be busy).
 
         Raises:
@@ -66,10 +54,10 @@ class LedgerLink:
                 break
             except httpx.ConnectError as exc:
                 if attempt == _CONNECT_ATTEMPTS:
-                    raise LedgerError(f"the driver's ledger at {self._client.base_url} is unreachable: {exc}") from None
+                    raise LedgerError(f"the driver's ledger at {self._client.base_url} is unreachable: {exc}") from exc
                 await asyncio.sleep(0.5 * attempt)
             except httpx.HTTPError as exc:
-                raise LedgerError(f"ledger {path} failed: {type(exc).__name__}: {exc}") from None
+                raise LedgerError(f"ledger {path} failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
             raise LedgerError(
                 f"ledger {path} answered {response.status_code}: {response.text[:500]}", status=response.status_code

@@ -1,12 +1,4 @@
-"""The engine's Delta tables — `jobs` (the ledger), `results`, `runs` — their schemas and state transitions.
-
-Job states:  submitted -> succeeded | failed | expired;  a submit ends submitted | unknown | failed | rejected.
-A `submitted` row is written (committed) before its results are awaited. On resume, unexpired `submitted`
-jobs, and `succeeded` jobs whose documents still lack a result row (a crash between the two commits), are
-polled, never resubmitted. `failed`, `expired` and `unknown` (the submit's answer was lost, so the service
-may have billed it) batches are submitted again, up to `MAX_ATTEMPTS` times, after which their documents get
-error rows; `rejected` batches (a 400 for the request) get error rows at once.
-"""
+"""The engine's Delta tables — `jobs` (the ledger), `results`, `runs` — and their schemas (job states: `states.py`)."""
 
 from __future__ import annotations
 
@@ -24,8 +16,6 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from ctc_spark.service.vocabulary import JobStatus
-
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -35,32 +25,15 @@ __all__ = [
     "CLASSES_VIEW_SQL",
     "JOBS",
     "JOBS_SCHEMA",
-    "MAX_ATTEMPTS",
-    "POLLABLE",
     "RESULTS",
     "RESULTS_SCHEMA",
-    "RETRYABLE",
     "RUNS",
     "RUNS_SCHEMA",
-    "TERMINAL_ERRORS",
     "classes_query",
     "ensure_engine_tables",
-    "next_status",
 ]
 
 JOBS, RESULTS, RUNS = "jobs", "results", "runs"
-MAX_ATTEMPTS = 3
-# Committed jobs that a later run polls instead of resubmitting (a `succeeded` job's results may not have
-# been merged before a crash).
-POLLABLE = (JobStatus.SUBMITTED.value, JobStatus.SUCCEEDED.value)
-RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN})
-# The error code a document gets when its batch gives up in that state.
-TERMINAL_ERRORS: dict[str, str] = {
-    JobStatus.REJECTED: "RequestRejected",
-    JobStatus.FAILED: "JobFailed",
-    JobStatus.EXPIRED: "JobExpired",
-    JobStatus.UNKNOWN: "SubmitOutcomeUnknown",
-}
 
 _CLASS = StructType([StructField("category", StringType()), StructField("confidence", DoubleType())])
 
@@ -150,19 +123,6 @@ WHERE r.error_code IS NULL
 def classes_query(results_table: str) -> str:
     """The SQL that explodes `classes` into one row per (document, class)."""
     return CLASSES_VIEW_SQL.format(results=results_table).strip()
-
-
-def next_status(status: str, attempts: int, *, max_attempts: int = MAX_ATTEMPTS) -> str:
-    """What the driver does with a batch after a stage: `poll`, `retry`, `error` (terminal rows) or `done`."""
-    if status == JobStatus.SUBMITTED:
-        return "poll"
-    if status in RETRYABLE:
-        return "retry" if attempts < max_attempts else "error"
-    if status == JobStatus.REJECTED:
-        return "error"
-    if status == JobStatus.SUCCEEDED:
-        return "done"
-    raise ValueError(f"unknown job status {status!r}")
 
 
 def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[str]:

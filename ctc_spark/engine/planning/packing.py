@@ -18,7 +18,6 @@ __all__ = [
     "batch_id",
     "job_rows_to_docs",
     "pack",
-    "text_records",
     "text_sha256",
     "validate_text",
 ]
@@ -54,11 +53,6 @@ class Batch:
 def text_sha256(text: str) -> str:
     """Hex sha256 of the UTF-8 text (what `sha2(text, 256)` gives in Spark SQL)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def text_records(chars: int) -> int:
-    """Billed text records for one document: 1,000 characters each, rounded up, at least one."""
-    return max(1, -(-chars // 1000))
 
 
 def validate_text(text: str | None, max_chars: int) -> tuple[str, str] | None:

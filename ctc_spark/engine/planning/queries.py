@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctc_spark.engine.context import RunContext
 from ctc_spark.engine.ledger import tables as ledger
+from ctc_spark.engine.ledger.states import POLLABLE
 from ctc_spark.engine.planning.inputs import BATCH_SCHEMA, connect_partitions, pack_frame
 from ctc_spark.engine.planning.model import done_rows, runs_of_model
 from ctc_spark.io.connect import is_connect
@@ -57,7 +58,7 @@ def open_candidates(run: RunContext) -> DataFrame:
     )
     return (
         jobs.withColumn("rank", F.row_number().over(latest))
-        .filter((F.col("rank") == 1) & F.col("status").isin(*ledger.POLLABLE))
+        .filter((F.col("rank") == 1) & F.col("status").isin(*POLLABLE))
         .filter(F.col("expires_at") > F.current_timestamp())
     )
 
@@ -149,14 +150,14 @@ def stage_actions(
 
 def _table(run: RunContext, name: str) -> DataFrame:
     """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
-    spark: Any = run.spark
+    spark = run.spark
     if run.dry_run and not table_exists(spark, run.tables, name):
         schemas = {
             ledger.JOBS: ledger.JOBS_SCHEMA,
             ledger.RESULTS: ledger.RESULTS_SCHEMA,
             ledger.RUNS: ledger.RUNS_SCHEMA,
         }
-        return spark.createDataFrame([], schemas[name])  # type: ignore[no-any-return]
+        return spark.createDataFrame([], schemas[name])
     return read_table(spark, run.tables, name)
 
 

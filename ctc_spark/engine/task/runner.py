@@ -94,7 +94,7 @@ def _output_schema() -> pa.Schema:
 
 
 def _real_client(resource: ResourceSettings, service: ServiceSettings, limiter: Any) -> tuple[Any, Any, Any]:
-    from ctc_spark.service import AnalyzeDocument, AsyncRuntimeClient, CallStats  # type: ignore[attr-defined]
+    from ctc_spark.service import AnalyzeDocument, AsyncRuntimeClient, CallStats
 
     stats = CallStats()
     return AsyncRuntimeClient(resource, service, limiter=limiter, stats=stats), stats, AnalyzeDocument

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ctc_spark.engine.ledger.tables import TERMINAL_ERRORS, next_status
+from ctc_spark.engine.ledger.states import TERMINAL_ERRORS, should_retry
 from ctc_spark.engine.planning.packing import job_rows_to_docs
 from ctc_spark.errors import (
     AuthenticationError,
@@ -315,7 +315,7 @@ class Scheduler:
     def _failed(self, batch: _Batch, status: str, error: BaseException | str) -> None:
         """A retryable outcome: submit again while attempts remain, else error rows."""
         message = error if isinstance(error, str) else _describe(error)
-        if next_status(status, batch.attempts, max_attempts=self.plan.max_attempts) == "retry":
+        if should_retry(status, batch.attempts, max_attempts=self.plan.max_attempts):
             self.out_jobs.append(self._job_row(batch, status, last_error=message))
             self.submits.appendleft(batch)
             self.wake.set()

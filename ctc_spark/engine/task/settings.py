@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ctc_spark.config import BatchSettings, EngineSettings, Secret, ServiceSettings
-from ctc_spark.engine.ledger.tables import MAX_ATTEMPTS
+from ctc_spark.engine.ledger.states import MAX_ATTEMPTS
 
 __all__ = ["ExecutorPlan", "build_plan", "window_size"]
 

@@ -198,7 +198,7 @@ def submit(
     master: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """spark-submit `jobs/classify.py` to the cluster (or `master`) in client mode; all output goes to `log`."""
-    from ctc_spark.io.session import delta_jars
+    from ctc_spark.io.delta import delta_jars
 
     jars = ",".join(str(p) for p in delta_jars())
     assert jars, "the Delta jars are missing: run `make setup`"

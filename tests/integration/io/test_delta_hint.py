@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ctc_spark.io.session import DELTA_VERSION, delta_jars
+from ctc_spark.io.delta import DELTA_VERSION, delta_jars
 from ctc_spark.local.services import clean_environment
 
 pytestmark = pytest.mark.integration

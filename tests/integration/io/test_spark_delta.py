@@ -30,7 +30,7 @@ def test_delta_write_merge_and_sql_read(spark, tmp_path: Path) -> None:
 
 
 def test_session_uses_local_jars(spark) -> None:
-    from ctc_spark.io.session import delta_jars
+    from ctc_spark.io.delta import delta_jars
 
     jars = spark.sparkContext.getConf().get("spark.jars", "")
     assert delta_jars(), "run `make setup`: the Delta jars are missing from .jars/"

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from ctc_spark.config import BatchSettings, EngineSettings, ResourceSettings, Secret, ServiceSettings
-from ctc_spark.engine.engines import InProcessLink, driver_concurrency, driver_plan, select_engine
+from ctc_spark.config import EngineSettings, ResourceSettings, Secret, ServiceSettings, Settings
+from ctc_spark.engine.engines import driver_concurrency, driver_task_settings, select_engine
+from ctc_spark.engine.ledger.inprocess import InProcessLink
 from ctc_spark.engine.task.prefetch import Prefetcher
 from ctc_spark.errors import ConfigError
 from ctc_spark.service.transport import MAX_CONNECTIONS
@@ -28,10 +29,10 @@ _Connect.__module__ = "pyspark.sql.connect.session"
 
 
 def test_auto_gives_connect_sessions_the_driver_engine_and_classic_ones_the_executors() -> None:
-    assert select_engine("auto", _Connect()) == "driver"
-    assert select_engine("auto", _Classic()) == "executors"
-    assert select_engine("driver", _Classic()) == "driver"
-    assert select_engine("executors", _Classic()) == "executors"
+    assert select_engine("auto", _Connect()).name == "driver"
+    assert select_engine("auto", _Classic()).name == "executors"
+    assert select_engine("driver", _Classic()).name == "driver"
+    assert select_engine("executors", _Classic()).name == "executors"
 
 
 def test_the_executor_engine_is_refused_under_spark_connect_and_unknown_engines_are_named() -> None:
@@ -131,15 +132,8 @@ def test_driver_plan_takes_each_resources_full_quota_and_the_whole_uncommitted_b
         ResourceSettings(endpoint="http://127.0.0.1:1", key=Secret("k"), calls_per_minute=6000, name="a"),
         ResourceSettings(endpoint="http://127.0.0.1:2", key=Secret("k"), calls_per_minute=1200, name="b"),
     )
-    plan = driver_plan(
-        ServiceSettings(resources=resources),
-        BatchSettings(),
-        EngineSettings(max_uncommitted_jobs=300),
-        project="p",
-        deployment="d",
-        kind="single",
-        ledger=_Ledger(),  # type: ignore[arg-type]
-    )
+    settings = Settings(service=ServiceSettings(resources=resources), engine=EngineSettings(max_uncommitted_jobs=300))
+    plan = driver_task_settings(settings, "p", "d", "single", _Ledger())  # type: ignore[arg-type]
     assert plan.shares == (100.0, 20.0)
     assert plan.max_uncommitted == 300 and plan.concurrency == 200  # two seconds of quota, capped by connections
     assert isinstance(plan.link_factory(plan), InProcessLink)  # type: ignore[misc]

@@ -6,34 +6,36 @@ from dataclasses import dataclass
 
 import pytest
 
-from ctc_spark.engine.ledger.tables import JOBS_SCHEMA, MAX_ATTEMPTS, RESULTS_SCHEMA, next_status
+from ctc_spark.engine.engines import stream_tasks
+from ctc_spark.engine.ledger.states import MAX_ATTEMPTS, should_retry
+from ctc_spark.engine.ledger.tables import JOBS_SCHEMA, RESULTS_SCHEMA
 from ctc_spark.engine.planning.packing import ERR_MISSING_RESULT, job_rows_to_docs
-from ctc_spark.engine.stage import stream_tasks
 from ctc_spark.engine.task.scheduler import next_latency
 from ctc_spark.engine.task.settings import window_size
 from ctc_spark.errors import ConfigError
 
 
 @pytest.mark.parametrize(
-    ("status", "attempts", "step"),
+    ("status", "attempts", "retry"),
     [
-        ("submitted", 1, "poll"),
-        ("succeeded", 1, "done"),
-        ("failed", 1, "retry"),
-        ("expired", 2, "retry"),
-        ("unknown", 1, "retry"),
-        ("failed", MAX_ATTEMPTS, "error"),
-        ("unknown", MAX_ATTEMPTS, "error"),
-        ("rejected", 1, "error"),
+        ("submitted", 1, False),
+        ("succeeded", 1, False),
+        ("failed", 1, True),
+        ("expired", 2, True),
+        ("unknown", 1, True),
+        ("failed", MAX_ATTEMPTS, False),
+        ("unknown", MAX_ATTEMPTS, False),
+        ("rejected", 1, False),
+        ("fatal", 1, False),
     ],
 )
-def test_next_status_routes_every_outcome(status: str, attempts: int, step: str) -> None:
-    assert next_status(status, attempts) == step
+def test_only_passing_failures_are_retried_while_attempts_remain(status: str, attempts: int, retry: bool) -> None:
+    assert should_retry(status, attempts) is retry
 
 
 def test_unknown_status_is_refused_rather_than_dropped() -> None:
     with pytest.raises(ValueError, match="'weird'"):
-        next_status("weird", 1)
+        should_retry("weird", 1)
 
 
 def test_first_poll_delay_follows_the_observed_latency() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ctc_spark.io.classpath import delta_hint, is_delta_missing, require_delta_classes
+from ctc_spark.io.delta import DELTA_VERSION
 from ctc_spark.io.logs import LOG4J2_CONF, configure_logging, log4j2_java_option
-from ctc_spark.io.session import DELTA_VERSION
 
 
 @pytest.fixture()

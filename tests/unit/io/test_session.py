@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ctc_spark.config import SparkSettings
+from ctc_spark.io.delta import DELTA_VERSION, delta_jars
 from ctc_spark.io.session import (
-    DELTA_VERSION,
     LOCAL_MASTER,
-    delta_jars,
     is_databricks,
     parse_spark_defaults,
     parse_submit_args,

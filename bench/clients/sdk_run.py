@@ -7,14 +7,13 @@ Prints one JSON line: documents in, rows with a classification, rows with an err
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
+from common import arguments, report
 
 
 def _classify(
@@ -45,13 +44,7 @@ def _classify(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--project", default="bench")
-    parser.add_argument("--deployment", default="prod")
+    parser = arguments(__doc__)
     parser.add_argument("--partitions", type=int, default=8)
     args = parser.parse_args()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -72,12 +65,7 @@ def main() -> None:
     body = partial(_classify, args.endpoint, args.key, args.project, args.deployment)
     out = df.repartition(args.partitions).mapInPandas(body, "id string, category string, error string")
     out.write.mode("overwrite").parquet(args.out)
-    rows = spark.read.parquet(args.out)
-    counts = rows.agg(
-        F.count(F.lit(1)).alias("rows"), F.count("category").alias("classified"), F.count("error").alias("errors")
-    ).first()
-    assert counts is not None  # an aggregate without grouping always has one row
-    print(json.dumps({"input": df.count(), **counts.asDict()}), flush=True)
+    report(spark, df.count(), args.out)
     spark.stop()
 
 

@@ -8,22 +8,16 @@ Prints one JSON line: documents in, rows with a classification, rows with an err
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from common import arguments, report
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--key", required=True)
+    parser = arguments(__doc__)
     parser.add_argument("--jars", required=True, help="folder with SynapseML's jars")
-    parser.add_argument("--project", default="bench")
-    parser.add_argument("--deployment", default="prod")
     parser.add_argument("--batch-size", type=int, default=0, help="0: SynapseML's default (10)")
     parser.add_argument("--concurrency", type=int, default=0, help="0: SynapseML's default (1)")
     parser.add_argument("--partitions", type=int, default=0, help="0: as read")
@@ -68,15 +62,7 @@ def main() -> None:
         F.col("error").cast("string").alias("error"),
     )
     out.write.mode("overwrite").parquet(args.out)
-    rows = spark.read.parquet(args.out)
-    counts = rows.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count("category").alias("classified"),
-        F.count("error").alias("errors"),
-        F.sum(F.when(F.col("category").isNull() & F.col("error").isNull(), 1).otherwise(0)).alias("neither"),
-    ).first()
-    assert counts is not None  # an aggregate without grouping always has one row
-    print(json.dumps({"input": df.count(), **counts.asDict()}), flush=True)
+    report(spark, df.count(), args.out)
     spark.stop()
 
 
