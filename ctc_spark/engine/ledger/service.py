@@ -11,7 +11,7 @@ import contextlib
 import secrets
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Secret
 from ctc_spark.engine.ledger.http import LedgerHTTP
@@ -40,12 +40,13 @@ class LedgerService:
         timings: WriterTimings | None = None,
         before_jobs: Callable[[], object] | None = None,
         fence: Callable[[], object] | None = None,
+        fenced: Callable[[Any], Any] | None = None,
         expected_docs: int | None = None,
     ) -> None:
         self.target = target
         self.token = Secret(secrets.token_urlsafe(24))
         self.writer = LedgerWriter(
-            DeltaSink(spark, location, target),
+            DeltaSink(spark, location, target, fenced=fenced),
             timings=timings,
             before_jobs=before_jobs,
             fence=fence,
