@@ -104,6 +104,7 @@ class Scheduler:
         self.failure: BaseException | None = None
         self.wake = asyncio.Event()
         self.commit_wake = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.sem = asyncio.Semaphore(max(1, plan.concurrency))
         self.running: set[asyncio.Task[None]] = set()
 
@@ -121,8 +122,10 @@ class Scheduler:
             if self.running:
                 await asyncio.gather(*self.running, return_exceptions=True)
         finally:
-            for t in (committer, flusher):
-                t.cancel()
+            # The hand-over: a flush or a commit in progress holds rows already taken from the outbox, so the
+            # loops are told to stop and awaited, never cancelled; only then do the last commit and flush run.
+            self.stopping.set()
+            self.commit_wake.set()
             await asyncio.gather(committer, flusher, return_exceptions=True)
         if self.uncommitted and self.failure is None:  # after an abort: paid for, so record them
             await self._commit(self.uncommitted)
@@ -375,10 +378,10 @@ class Scheduler:
 
     # -- the driver ---------------------------------------------------------------------------------
     async def _commit_loop(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             await self.commit_wake.wait()
             self.commit_wake.clear()
-            if self.uncommitted:
+            if self.uncommitted and not self.stopping.is_set():
                 await self._commit(self.uncommitted)
 
     async def _commit(self, pending: list[_Batch]) -> None:
@@ -396,9 +399,11 @@ class Scheduler:
         self.wake.set()
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.plan.flush_seconds)
-            await self._flush()
+        while not self.stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.plan.flush_seconds)
+            if not self.stopping.is_set():
+                await self._flush()
 
     async def _flush(self) -> None:
         if not (self.out_docs or self.out_jobs):

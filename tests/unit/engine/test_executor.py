@@ -334,3 +334,19 @@ def test_a_resumed_job_is_polled_not_resubmitted() -> None:
         ]
     )
     assert (stats["submits"], stats["polls"]) == (0, 1) and LINK.docs[0]["category"] == "sports"
+
+
+class _SlowLink(_Link):
+    """A ledger whose `events` takes longer than a flush period: a flush is always in progress."""
+
+    async def events(self, docs: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        await asyncio.sleep(0.3)
+        return await super().events(docs, jobs)
+
+
+def test_a_flush_in_progress_when_the_work_ends_still_reaches_the_ledger() -> None:
+    global LINK
+    LINK = _SlowLink()
+    rows = [_row(f"z{i}", ["sports"]) for i in range(3)] + [_row("late", ["slow"])]
+    asyncio.run(_drive(_plan(flush_seconds=0.05, job_deadline_seconds=0.4, max_attempts=1), iter(rows)))
+    assert {d["doc_id"] for d in LINK.docs} == {"z0-0", "z1-0", "z2-0", "late-0"}
