@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import BatchSettings, EngineSettings, ServiceSettings
 from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
-from ctc_spark.engine.task.runner import drive_rows
-from ctc_spark.engine.task.settings import ExecutorPlan, build_plan
+from ctc_spark.engine.task.runner import TaskCounters, drive_rows
+from ctc_spark.engine.task.settings import TaskSettings, task_settings
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.service.transport import MAX_CONNECTIONS
@@ -71,10 +71,10 @@ def driver_plan(
     kind: str,
     ledger: LedgerService,
     client_factory: Callable[..., Any] | None = None,
-) -> ExecutorPlan:
+) -> TaskSettings:
     """The scheduler's plan for the one driver "task": every resource's full quota, the whole uncommitted bound."""
     shares = tuple(r.calls_per_minute / 60.0 for r in service.resources)
-    return build_plan(
+    return task_settings(
         service,
         batch,
         engine,
@@ -99,7 +99,7 @@ def driver_concurrency(shares: Sequence[float]) -> int:
     return max(32, min(MAX_CONNECTIONS * max(1, len(shares)), math.ceil(2 * sum(shares))))
 
 
-def drive_batches(frame: DataFrame, plan: ExecutorPlan, *, buffer: int = BUFFER_BATCHES) -> list[dict[str, Any]]:
+def drive_batches(frame: DataFrame, plan: TaskSettings, *, buffer: int = BUFFER_BATCHES) -> list[TaskCounters]:
     """Stream `frame` (`ACTION_SCHEMA` rows) to the driver and drive every batch; one counter row per resource."""
     source = Prefetcher(frame.toLocalIterator(), buffer)
     source.start()

@@ -26,7 +26,7 @@ from ctc_spark.engine.planning.estimate import check_budget
 from ctc_spark.engine.planning.preview import plan_from_actions
 from ctc_spark.engine.planning.queries import stage_actions
 from ctc_spark.engine.task.runner import OUTPUT_SCHEMA, stream_partition
-from ctc_spark.engine.task.settings import ExecutorPlan, build_plan
+from ctc_spark.engine.task.settings import TaskSettings, task_settings
 from ctc_spark.engine.task.throttle import task_share
 from ctc_spark.errors import ConfigError, CTCError
 
@@ -215,9 +215,9 @@ def _packing_parts(run: RunContext, resumed: list[dict[str, Any]]) -> int | None
     return None if run.engine == "driver" or resumed else _executor_tasks(run)
 
 
-def _plan(run: RunContext, tasks: int, service: LedgerService) -> ExecutorPlan:
+def _plan(run: RunContext, tasks: int, service: LedgerService) -> TaskSettings:
     svc = run.settings.service
-    return build_plan(
+    return task_settings(
         svc,
         run.settings.batch,
         run.settings.engine,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from ctc_spark.config import Secret
+from ctc_spark.engine.ledger.protocol import JobRow, LookupReply, Reply, ResultRow
 from ctc_spark.errors import LedgerError
 
 __all__ = ["TOKEN_HEADER", "LedgerLink"]
@@ -40,14 +41,14 @@ class LedgerLink:
     def __repr__(self) -> str:
         return f"LedgerLink({str(self._client.base_url)!r})"
 
-    async def lookup(self, batch_ids: list[str]) -> dict[str, Any]:
-        return await self._post("/lookup", {"batch_ids": batch_ids})
+    async def lookup(self, batch_ids: list[str]) -> LookupReply:
+        return cast(LookupReply, await self._post("/lookup", {"batch_ids": batch_ids}))
 
-    async def commit(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._post("/commit", {"jobs": jobs})
+    async def commit(self, jobs: list[JobRow]) -> Reply:
+        return cast(Reply, await self._post("/commit", {"jobs": jobs}))
 
-    async def events(self, docs: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._post("/events", {"docs": docs, "jobs": jobs})
+    async def events(self, docs: list[ResultRow], jobs: list[JobRow]) -> Reply:
+        return cast(Reply, await self._post("/events", {"docs": docs, "jobs": jobs}))
 
     async def aclose(self) -> None:
         await self._client.aclose()
