@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ctc_spark.config import BatchSettings, EngineSettings, ServiceSettings
+from ctc_spark.engine.ledger.protocol import JobRow, LookupReply, Reply, ResultRow
 from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
 from ctc_spark.engine.task.runner import TaskCounters, drive_rows
 from ctc_spark.engine.task.settings import TaskSettings, task_settings
@@ -118,14 +119,14 @@ class InProcessLink:
     def __repr__(self) -> str:
         return f"InProcessLink({self._service.target.run_id!r})"
 
-    async def lookup(self, batch_ids: list[str]) -> dict[str, Any]:
-        return await self._call("/lookup", {"batch_ids": batch_ids})
+    async def lookup(self, batch_ids: list[str]) -> LookupReply:
+        return cast(LookupReply, await self._call("/lookup", {"batch_ids": batch_ids}))
 
-    async def commit(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._call("/commit", {"jobs": jobs})
+    async def commit(self, jobs: list[JobRow]) -> Reply:
+        return cast(Reply, await self._call("/commit", {"jobs": jobs}))
 
-    async def events(self, docs: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._call("/events", {"docs": docs, "jobs": jobs})
+    async def events(self, docs: list[ResultRow], jobs: list[JobRow]) -> Reply:
+        return cast(Reply, await self._call("/events", {"docs": docs, "jobs": jobs}))
 
     async def aclose(self) -> None:
         return None

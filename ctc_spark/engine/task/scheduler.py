@@ -7,7 +7,9 @@ the quota busy to the very end of a run: when the last submit is made, the windo
 already done. A job is polled only after the driver's ledger has committed its id (`commit` returns once
 the Delta write is durable), so a crash never loses a job that was paid for, beyond the uncommitted ones.
 Results and job states stream back to the driver in small batches. Nothing here raises for a service
-failure: each outcome becomes a job state, and a batch that runs out of attempts becomes error rows.
+failure: each outcome becomes a job state, a batch that runs out of attempts becomes error rows, and a request
+the service refuses (400) is split until only the documents it refuses carry the error. Time is read and
+waited for only through the settings' `Clock`.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class Scheduler:
         *,
         lookup: bool = False,
     ) -> None:
-        self.plan = settings
+        self.settings = settings
         self.clock = settings.clock
         self.source = source
         self.clients = clients
@@ -153,7 +155,7 @@ class Scheduler:
             runner.add_done_callback(self._act_done)
 
     async def _admit(self) -> None:
-        while not self.exhausted and self.in_flight < self.plan.max_in_flight and len(self.submits) < READ_CHUNK:
+        while not self.exhausted and self.in_flight < self.settings.max_in_flight and len(self.submits) < READ_CHUNK:
             chunk, self.exhausted = self.source.take_ready(READ_CHUNK)
             if not chunk and not self.exhausted:
                 return  # nothing ready yet: the source wakes the loop when it has more
@@ -193,7 +195,7 @@ class Scheduler:
 
     def _pick(self) -> tuple[str, BatchState] | None:
         waiting = len(self.uncommitted) + self.committing + self.submitting
-        if self.submits and waiting < self.plan.max_uncommitted:
+        if self.submits and waiting < self.settings.max_uncommitted:
             self.submitting += 1  # counted now: several submits may be launched before the first one runs
             return "submit", self.submits.popleft()
         if self.polls and self.polls[0][0] <= self.clock.now():
@@ -227,22 +229,22 @@ class Scheduler:
 
     # -- service calls ------------------------------------------------------------------------------
     async def _submit(self, batch: BatchState) -> None:
-        plan = self.plan
+        settings = self.settings
         batch.attempts += 1
         if batch.attempts > 1:
             self.counts["resubmits"] += 1
         # Positional ids: user ids may be long or contain characters the service refuses; the ledger maps back.
-        docs = [AnalyzeDocument(str(i), t, plan.language) for i, t in enumerate(batch.texts)]
+        docs = [AnalyzeDocument(str(i), t, settings.language) for i, t in enumerate(batch.texts)]
         client = self._client(batch)
         batch.job_id = batch.operation_location = None
         try:
             job = await client.submit(
                 docs,
-                project=plan.project,
-                deployment=plan.deployment,
-                kind=plan.kind,
+                project=settings.project,
+                deployment=settings.deployment,
+                kind=settings.kind,
                 display_name=f"ctc-spark {batch.batch_id}",
-                logging_opt_out=plan.logging_opt_out,
+                logging_opt_out=settings.logging_opt_out,
             )
         except SubmitOutcomeUnknownError as exc:
             batch.submitted_at = self.clock.now()
@@ -266,11 +268,11 @@ class Scheduler:
         self.commit_wake.set()
 
     async def _poll(self, batch: BatchState) -> None:
-        plan = self.plan
+        settings = self.settings
         try:
             job = await self._client(batch).get_job(
                 batch.operation_location or batch.job_id or "",
-                show_stats=plan.show_stats,
+                show_stats=settings.show_stats,
                 expected_ids=[str(i) for i in range(len(batch.doc_ids))],  # a failed task errors every document
             )
         except NotFoundError as exc:  # purged (past 24 h) or never existed: submit again
@@ -301,7 +303,7 @@ class Scheduler:
             return
         now = self.clock.now()
         age = now - (batch.submitted_at or now)
-        if age > plan.job_deadline_seconds:
+        if age > settings.job_deadline_seconds:
             self._failed(batch, JobStatus.FAILED, f"job still {status} after {age:.0f}s")
             return
         # Still running: come back after about half the usual latency, never hammering faster than 0.5 s.
@@ -318,7 +320,7 @@ class Scheduler:
     def _failed(self, batch: BatchState, status: str, error: BaseException | str) -> None:
         """A retryable outcome: submit again while attempts remain, else error rows."""
         message = error if isinstance(error, str) else _describe(error)
-        if should_retry(status, batch.attempts, max_attempts=self.plan.max_attempts):
+        if should_retry(status, batch.attempts, max_attempts=self.settings.max_attempts):
             self.out_jobs.append(job_row(batch, status, last_error=message))
             self.submits.appendleft(batch)
             self.wake.set()
@@ -378,7 +380,7 @@ class Scheduler:
         self.wake.set()
 
     async def _flush_loop(self) -> None:
-        while not await self.clock.wait(self.stopping, self.plan.flush_seconds):
+        while not await self.clock.wait(self.stopping, self.settings.flush_seconds):
             await self._flush()
 
     async def _flush(self) -> None:

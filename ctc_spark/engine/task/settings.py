@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ctc_spark.config import BatchSettings, EngineSettings, Secret, ServiceSettings
 from ctc_spark.engine.ledger.states import MAX_ATTEMPTS
@@ -70,12 +70,16 @@ def task_settings(
     kind: str,
     shares: tuple[float, ...],
     max_uncommitted: int,
-    **wiring: Any,
+    concurrency: int = 32,
+    ledger_url: str = "",
+    ledger_token: Secret | None = None,
+    link_factory: Callable[[TaskSettings], Ledger] | None = None,
+    client_factory: ClientFactory | None = None,
 ) -> TaskSettings:
     """The settings of a task that runs `shares` of the resources' quotas, its window sized for them.
 
-    `wiring` is what differs by engine: the ledger (`ledger_url` and `ledger_token`, or `link_factory`),
-    `concurrency` and `client_factory`.
+    What differs by engine: the ledger (`ledger_url` and `ledger_token`, or `link_factory`), `concurrency`, and
+    `client_factory` (tests).
 
     Raises:
         ValueError: `kind` is not a task kind.
@@ -95,5 +99,9 @@ def task_settings(
         max_in_flight=window_size(sum(shares), _EXPECTED_LATENCY),
         max_uncommitted=max_uncommitted,
         job_deadline_seconds=engine.job_deadline_seconds,
-        **wiring,
+        concurrency=concurrency,
+        ledger_url=ledger_url,
+        ledger_token=ledger_token or Secret(""),
+        link_factory=link_factory,
+        client_factory=client_factory,
     )
