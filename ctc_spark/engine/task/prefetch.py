@@ -67,26 +67,6 @@ class Prefetcher:
             raise self._failure
         return out, self._done
 
-    def __iter__(self) -> Iterator[BatchRow]:
-        return self
-
-    def __next__(self) -> BatchRow:
-        """Blocking iteration, for a caller without an event loop.
-
-        Raises:
-            StopIteration: the input is exhausted.
-        """
-        if self._done:
-            raise StopIteration
-        item = self._queue.get()
-        if item is _END:
-            self._done = True
-            if self._failure is not None:
-                raise self._failure
-            raise StopIteration
-        result: BatchRow = item
-        return result
-
     def close(self) -> None:
         self._stop.set()
         while self._thread.is_alive():  # unblock a reader waiting on a full queue
