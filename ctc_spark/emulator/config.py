@@ -42,6 +42,7 @@ class FaultProfile:
     throttle_burst_length: int = 0
     fail_next_jobs: int = 0  # one-shot: the next N submitted jobs end `failed`
     reset_next_requests: int = 0  # one-shot: the next N runtime requests get their connection dropped
+    refuse_documents_over: int = 0  # a submit holding a document longer than this (characters) is refused (400)
 
     @property
     def active(self) -> bool:

@@ -21,6 +21,7 @@ from ctc_spark.engine.ledger.sink import RunTarget
 from ctc_spark.engine.ledger.writer import LedgerWriter
 from ctc_spark.engine.planning.estimate import check_budget
 from ctc_spark.engine.planning.preview import plan_from_actions
+from ctc_spark.engine.task.runner import TaskCounters
 from ctc_spark.errors import AuthenticationError, CTCError, InvalidRequestError, NotFoundError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def run_stream(
         before_jobs=run.opened.result if run.opened else None,  # no job id before the run's `runs` row
         fence=run.fence,
     )
-    outputs: list[dict[str, Any]] = []
+    outputs: list[TaskCounters] = []
     launched = time.time()
     with contextlib.ExitStack() as stack:
         stack.enter_context(service)
@@ -114,7 +115,7 @@ def abort_error(abort: str) -> CTCError:
 
 def tally_outputs(
     summary: RunSummary,
-    outputs: Sequence[dict[str, Any]],
+    outputs: Sequence[TaskCounters],
     *,
     launched: float,
     started: float,

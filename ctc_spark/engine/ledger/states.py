@@ -5,7 +5,8 @@ A `submitted` row is written (committed) before its results are awaited. On resu
 jobs, and `succeeded` jobs whose documents still lack a result row (a crash between the two commits), are
 polled, never resubmitted. `failed`, `expired` and `unknown` (the submit's answer was lost, so the service
 may have billed it) batches are submitted again, up to `MAX_ATTEMPTS` times, after which their documents get
-error rows; `rejected` batches (a 400 for the request) get error rows at once.
+error rows; a `rejected` batch (a 400 for the request) is never sent again: the task submits its halves as
+new batches, and a single refused document gets its error row at once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ledger state transitions, the first-poll delay, task and window sizing, result parsing: pure, no Spark."""
+"""Ledger state transitions, task sizing, result parsing: pure, no Spark."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from ctc_spark.engine.engines import stream_tasks
 from ctc_spark.engine.ledger.states import MAX_ATTEMPTS, should_retry
 from ctc_spark.engine.ledger.tables import JOBS_SCHEMA, RESULTS_SCHEMA
 from ctc_spark.engine.planning.packing import ERR_MISSING_RESULT, job_rows_to_docs
-from ctc_spark.engine.task.scheduler import next_latency
-from ctc_spark.engine.task.settings import window_size
 from ctc_spark.errors import ConfigError
 
 
@@ -38,13 +36,6 @@ def test_unknown_status_is_refused_rather_than_dropped() -> None:
         should_retry("weird", 1)
 
 
-def test_first_poll_delay_follows_the_observed_latency() -> None:
-    assert next_latency([], 2.0) == 2.0
-    observed = [1.0] * 9 + [5.0]
-    assert next_latency(observed, 2.0) == pytest.approx(5.25)
-    assert next_latency([0.4] * 20, 9.0) == pytest.approx(0.65)
-
-
 def test_streaming_tasks_follow_the_quota_and_always_leave_a_slot_for_commits() -> None:
     assert stream_tasks(2, 1000 / 60) == 1
     assert stream_tasks(2, 6000 / 60) == 1  # two would want both slots; the ledger's Delta commits need one
@@ -55,12 +46,6 @@ def test_streaming_tasks_follow_the_quota_and_always_leave_a_slot_for_commits() 
         stream_tasks(1, 10.0)
     with pytest.raises(ConfigError, match=r"engine\.tasks"):
         stream_tasks(4, 10.0, configured=4)
-
-
-def test_the_window_holds_four_latencies_of_calls_within_bounds() -> None:
-    assert window_size(16.0, 2.0) == 321  # 4 x 16 calls/s x (2 s latency + 3 s commit) + 1
-    assert window_size(0.1, 2.0) == 16
-    assert window_size(10_000.0, 2.0) == 5000
 
 
 def test_tables_have_the_documented_key_columns() -> None:
