@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from ctc_spark.service.vocabulary import JobStatus
 
-__all__ = ["MAX_ATTEMPTS", "POLLABLE", "RETRYABLE", "TERMINAL_ERRORS", "should_retry"]
+__all__ = ["MAX_ATTEMPTS", "MISSING_RESULT", "POLLABLE", "RETRYABLE", "TERMINAL_ERRORS", "should_retry"]
 
 MAX_ATTEMPTS = 3
 # Committed jobs that a later run polls instead of resubmitting (a `succeeded` job's results may not have
 # been merged before a crash).
 POLLABLE = (JobStatus.SUBMITTED.value, JobStatus.SUCCEEDED.value)
 RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN})
+# A document of a finished job that the service's answer did not mention.
+MISSING_RESULT = "MissingResult"
 # The error code a document gets when its batch gives up in that state.
 TERMINAL_ERRORS: dict[str, str] = {
     JobStatus.REJECTED: "RequestRejected",

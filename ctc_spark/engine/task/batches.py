@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ctc_spark.engine.ledger.protocol import CommittedJob, JobRow, ResultRow
+from ctc_spark.engine.ledger.states import MISSING_RESULT
 
 if TYPE_CHECKING:
     from ctc_spark.engine.task.protocol import BatchRow
+    from ctc_spark.service.models import AnalyzeJob
 
-__all__ = ["BatchState", "error_row", "from_row", "halves", "job_row", "result_row", "resumed_job"]
+__all__ = ["BatchState", "error_row", "from_row", "halves", "job_results", "job_row", "resumed_job"]
 
 _JOB_TTL_SECONDS = 86400.0  # the service keeps a job's results for 24 hours
 
@@ -84,18 +86,35 @@ def halves(batch: BatchState) -> list[BatchState]:
     ]
 
 
-def result_row(doc: dict[str, Any]) -> ResultRow:
-    """A finished job's document (`packing.job_rows_to_docs`) as the ledger's row."""
-    return ResultRow(
-        doc_id=doc["doc_id"],
-        text_sha256=doc["text_sha256"],
-        category=doc.get("category"),
-        confidence=doc.get("confidence"),
-        classes=doc.get("classes"),
-        error_code=doc.get("error_code"),
-        error_message=doc.get("error_message"),
-        job_id=doc.get("job_id"),
-    )
+def job_results(job: AnalyzeJob, batch: BatchState) -> list[ResultRow]:
+    """One row per document of `batch` from its finished job; the positional ids sent map back to its doc ids.
+
+    A document the service did not mention gets a `MissingResult` error row, so nothing is silently lost.
+    """
+    by_pos = {d.id: d for d in job.documents}
+    out: list[ResultRow] = []
+    for pos, (doc_id, sha) in enumerate(zip(batch.doc_ids, batch.sha256s, strict=True)):
+        doc = by_pos.get(str(pos))
+        if doc is None:
+            out.append(error_row(doc_id, sha, MISSING_RESULT, "no result for this document", job.job_id))
+        elif doc.error_code:
+            out.append(error_row(doc_id, sha, doc.error_code, doc.error_message or doc.error_code, job.job_id))
+        else:
+            # Multi-label may legitimately return no class above the threshold: a result with no top class.
+            top = max(doc.classes, key=lambda c: c.confidence) if doc.classes else None
+            out.append(
+                ResultRow(
+                    doc_id=doc_id,
+                    text_sha256=sha,
+                    category=top.category if top else None,
+                    confidence=top.confidence if top else None,
+                    classes=[{"category": c.category, "confidence": c.confidence} for c in doc.classes],
+                    error_code=None,
+                    error_message=None,
+                    job_id=job.job_id,
+                )
+            )
+    return out
 
 
 def error_row(doc_id: str, sha256: str, code: str, message: str, job_id: str | None) -> ResultRow:

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 
 from ctc_spark.engine.ledger.protocol import JobRow, LookupReply, Reply, ResultRow
 from ctc_spark.engine.ledger.states import TERMINAL_ERRORS, should_retry
-from ctc_spark.engine.planning.packing import job_rows_to_docs
-from ctc_spark.engine.task.batches import BatchState, error_row, from_row, halves, job_row, result_row, resumed_job
+from ctc_spark.engine.task.batches import BatchState, error_row, from_row, halves, job_results, job_row, resumed_job
 from ctc_spark.errors import (
     AuthenticationError,
     CTCError,
@@ -290,8 +289,8 @@ class Scheduler:
         if parsed is not None and parsed.is_success:
             if job.created and job.last_updated:
                 self._learn((job.last_updated - job.created).total_seconds())
-            docs = job_rows_to_docs(job, batch.doc_ids, batch.sha256s)
-            self.out_docs.extend(result_row(d) for d in docs)
+            docs = job_results(job, batch)
+            self.out_docs.extend(docs)
             self.out_jobs.append(job_row(batch, JobStatus.SUCCEEDED, expires_at=expires, terminal=True))
             self.counts["jobs"] += 1
             self.counts["docs"] += len(docs)

@@ -1,15 +1,12 @@
-"""Ledger state transitions, task sizing, result parsing: pure, no Spark."""
+"""Ledger state transitions, the tables' schemas and the streaming stage's task count: pure, no Spark session."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pytest
 
 from ctc_spark.engine.engines import stream_tasks
 from ctc_spark.engine.ledger.states import MAX_ATTEMPTS, should_retry
 from ctc_spark.engine.ledger.tables import JOBS_SCHEMA, RESULTS_SCHEMA
-from ctc_spark.engine.planning.packing import ERR_MISSING_RESULT, job_rows_to_docs
 from ctc_spark.errors import ConfigError
 
 
@@ -82,43 +79,3 @@ def test_tables_have_the_documented_key_columns() -> None:
         "last_error",
     } <= jobs
     assert not any("key" in name for name in results | jobs)
-
-
-@dataclass(frozen=True)
-class _Score:
-    category: str
-    confidence: float
-
-
-@dataclass(frozen=True)
-class _Doc:
-    id: str
-    classes: tuple[_Score, ...]
-    error_code: str | None = None
-    error_message: str | None = None
-    characters: int | None = 10
-
-
-@dataclass(frozen=True)
-class _Job:
-    job_id: str
-    documents: tuple[_Doc, ...]
-
-
-def test_results_map_positional_ids_back_and_never_lose_a_document() -> None:
-    job = _Job(
-        "j1",
-        (
-            _Doc("1", (_Score("b", 0.4), _Score("a", 0.9))),
-            _Doc("0", ()),  # multi-label: nothing above the threshold is still a result
-            _Doc("3", (), "InvalidDocument", "Document text is empty."),
-        ),
-    )
-    rows = job_rows_to_docs(job, ["x", "y", "z", "w"], ["s0", "s1", "s2", "s3"])
-    by_id = {r["doc_id"]: r for r in rows}
-    assert [r["doc_id"] for r in rows] == ["x", "y", "z", "w"]
-    assert by_id["y"]["category"] == "a" and by_id["y"]["confidence"] == 0.9 and len(by_id["y"]["classes"]) == 2
-    assert by_id["x"]["category"] is None and by_id["x"]["error_code"] is None and by_id["x"]["classes"] == []
-    assert by_id["z"]["error_code"] == ERR_MISSING_RESULT
-    assert by_id["w"]["error_code"] == "InvalidDocument" and by_id["w"]["text_sha256"] == "s3"
-    assert all(r["job_id"] == "j1" for r in rows)
