@@ -72,7 +72,9 @@ def test_a_misspelt_key_fails_before_spark_naming_it(
     monkeypatch.setattr(session, "get_spark", no_spark)
     config = ["--config", str(bad_config)]
     argv = ["classify", *CLASSIFY, *config] if where == "after" else [*config, "classify", *CLASSIFY]
-    assert main(argv) == 1
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
     err = capsys.readouterr().err
     assert "cals_per_minute" in err and "did you mean calls_per_minute?" in err and str(bad_config) in err
 
@@ -81,7 +83,9 @@ def test_jobs_entry_point_takes_the_same_flags(bad_config: Path, capsys: pytest.
     def run(argv: list[str]) -> int:
         return run_entry_point("jobs/classify.py", "Classify.", add_classify_arguments, run_classify, argv)
 
-    assert run([*CLASSIFY, "-v", "--config", str(bad_config)]) == 1
+    with pytest.raises(SystemExit) as failed:
+        run([*CLASSIFY, "-v", "--config", str(bad_config)])
+    assert failed.value.code == 1
     assert "did you mean calls_per_minute?" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         run(["--project", "p"])
