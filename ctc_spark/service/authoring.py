@@ -95,7 +95,8 @@ class AuthoringClient:
             log.warning(
                 "a service URL names %s, not this resource's endpoint %s; using the endpoint", other, self._endpoint
             )
-        return on_endpoint(self._endpoint, url)
+        pinned = on_endpoint(self._endpoint, url)
+        return pinned if "api-version=" in pinned else with_query(pinned, {"api-version": self.version})
 
     def _paged(self, path: str, **query: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -76,3 +76,24 @@ def test_training_job_ids_from_the_service_are_percent_encoded() -> None:
     path = seen[0].url.raw_path.split(b"?")[0]  # `url.path` is decoded
     assert path == b"/language/authoring/analyze-text/projects/p/train/jobs/..%2F..%2Fx%3Fy%3D1"
     assert set(seen[0].url.params) == {"api-version"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deploy", "--project", "a?b", "--model", "m", "--deployment", "d"],
+        ["deploy", "--project", "p", "--model", "m", "--deployment", "../d"],
+        ["evaluate", "--project", "p", "--model", "m?x="],
+        ["projects", "delete", "--project", "a?b"],
+    ],
+)
+def test_the_training_commands_refuse_bad_names_in_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctc_spark.cli import build_parser
+
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(argv)
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    bad = next(a for a in argv if "?" in a or "/" in a)
+    assert info.value.code == 2 and "invalid" in error and repr(bad) in error, error
