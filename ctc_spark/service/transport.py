@@ -11,7 +11,13 @@ from typing import Any, Protocol
 import httpx
 
 from ctc_spark.config import ResourceSettings, ServiceSettings, check_endpoint
-from ctc_spark.errors import CTCError, SubmitOutcomeUnknownError, ThrottledError, TransientServiceError
+from ctc_spark.errors import (
+    CTCError,
+    InvalidRequestError,
+    SubmitOutcomeUnknownError,
+    ThrottledError,
+    TransientServiceError,
+)
 from ctc_spark.service.auth import Authenticator
 from ctc_spark.service.models import CallStats
 from ctc_spark.service.retry import RetryPolicy, retry_delay
@@ -46,6 +52,7 @@ class RateLimiter(Protocol):
 # already created and billed, so those end as SubmitOutcomeUnknownError and the engine records `unknown`.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def translate(exc: httpx.HTTPError, call: Call, *, idempotent: bool) -> CTCError:
@@ -70,6 +77,10 @@ def settle(error: CTCError, call: Call, *, idempotent: bool) -> CTCError:
     )
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
 class _Sender:
     """Shared state: settings, auth, retry policy, counters."""
 
@@ -86,6 +97,7 @@ class _Sender:
     ) -> None:
         self.clock = clock
         check_endpoint(resource.endpoint, resource=resource.name, key="service.endpoint")
+        self.origin = _origin(httpx.URL(resource.endpoint))
         self.resource = resource
         self.service = service
         self.stats = stats if stats is not None else CallStats()
@@ -95,6 +107,14 @@ class _Sender:
         self.timeout = httpx.Timeout(service.timeout_seconds, connect=min(10.0, service.timeout_seconds))
 
     def headers(self, call: Call) -> dict[str, str]:
+        """The call's headers with the credentials, once its URL is on this resource's endpoint.
+
+        Raises:
+            InvalidRequestError: the URL names another scheme, host or port (the clients pin every URL first,
+                so this is the last line, checked with the parser that sends it).
+        """
+        if _origin(httpx.URL(call.url)) != self.origin:
+            raise InvalidRequestError(f"refusing to send this resource's credentials to {_origin(httpx.URL(call.url))}")
         return {"Accept": "application/json", "User-Agent": _USER_AGENT, **self.auth.headers(), **call.headers}
 
     def outcome(self, response: httpx.Response, call: Call, *, idempotent: bool) -> CTCError | None:

@@ -132,3 +132,18 @@ def test_clients_refuse_an_endpoint_the_key_must_not_go_to(endpoint: str) -> Non
 @pytest.mark.parametrize("endpoint", ["http://127.0.0.1:5290", "http://localhost:1", "http://[::1]:8"])
 def test_loopback_endpoints_may_use_http(endpoint: str) -> None:
     RuntimeClient(_settings(endpoint).primary, _settings(endpoint)).close()
+
+
+def test_the_sender_refuses_to_send_credentials_anywhere_else() -> None:
+    from ctc_spark.errors import InvalidRequestError
+    from ctc_spark.service.transport import SyncSender
+    from ctc_spark.service.wire import Call
+
+    recorder = _Recorder()
+    sender = SyncSender(_settings().primary, _settings(), transport=httpx.MockTransport(recorder))
+    for url in (f"{FOREIGN}/x", f"http://{HOST}/x", f"https://{HOST}:8443/x", "https://evil.test\\@x.example/"):
+        with pytest.raises(InvalidRequestError, match="refusing") as info:
+            sender.send(Call("GET", url))
+        assert KEY not in str(info.value)
+    sender.send(Call("GET", f"https://{HOST.upper()}:443/x"))
+    assert [r.url.host for r in recorder.seen] == [HOST]
