@@ -89,3 +89,32 @@ def test_polls_of_a_foreign_operation_location_never_reach_the_other_host(server
         assert authoring.get_deployment("home", "prod")
         authoring.get_operation(f"{elsewhere}/language/authoring/analyze-text/projects/home/deployments/prod")
     assert _Recorder.seen == [], "a request (and its key) went to a host that is not the resource's endpoint"
+
+
+def test_a_resumed_run_polls_a_tampered_jobs_row_only_on_the_endpoint(spark, server, elsewhere: str, tmp_path) -> None:
+    """A `jobs` row whose operation_location names another host: the next run polls the job on the endpoint."""
+    from ctc_spark.config import BatchSettings, Settings
+    from ctc_spark.engine.run import run_classification
+    from ctc_spark.io.tables import TableLocation
+    from ctc_spark.local.corpus import corpus_dataframe
+
+    resource = ResourceSettings(endpoint=server.endpoint, key=Secret(server.key), calls_per_minute=60_000)
+    settings = Settings(service=ServiceSettings(resources=(resource,), max_retry_seconds=30), batch=BatchSettings())
+    docs = generate_corpus(60, n_classes=3, seed=53)
+    df = corpus_dataframe(spark, docs, kind="single")
+    tables = str(tmp_path / "tables")
+    first = run_classification(df, project="home", deployment="prod", kind="single", tables=tables, settings=settings)
+    assert first.succeeded_docs == 60 and first.submits >= 3
+    location = TableLocation.parse(tables)
+    # As anyone who can write the tables could: the results are gone and every job row points elsewhere.
+    spark.sql(f"DELETE FROM {location.name('results')}")
+    spark.sql(
+        f"UPDATE {location.name('jobs')} SET operation_location = "
+        f"regexp_replace(operation_location, '^https?://[^/]+', '{elsewhere}')"
+    )
+    tampered = spark.sql(f"SELECT operation_location FROM {location.name('jobs')}").collect()
+    assert tampered and all(r.operation_location.startswith(elsewhere) for r in tampered)
+    _Recorder.seen.clear()
+    second = run_classification(df, project="home", deployment="prod", kind="single", tables=tables, settings=settings)
+    assert second.succeeded_docs == 60 and second.submits == 0 and second.polls >= first.submits
+    assert _Recorder.seen == [], "the resumed run sent requests (and the key) to the host named in the table"
