@@ -62,7 +62,7 @@ def test_the_entry_point_is_registered_under_the_console_scripts_group() -> None
           "--input", "in", "--tables", "t"], 1, "config file not found"),
         # The same through the flags the bundle passes: an endpoint that is not a URL.
         (["classify", "--endpoint", "not-a-url", "--key-secret", "ctc/language-key", "--project", "p",
-          "--deployment", "d", "--kind", "single", "--input", "in", "--tables", "t"], 1, "endpoint must be"),
+          "--deployment", "d", "--kind", "single", "--input", "in", "--tables", "t"], 1, "must be an https URL"),
         # A usage error (argparse).
         (["classify", "--project", "p"], 2, "usage: ctc-spark"),
     ],
