@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from ctc_spark.cli.arguments import name_argument
 from ctc_spark.config import ENGINE_CHOICES
 from ctc_spark.io.inputs import FORMATS
 
@@ -16,8 +17,10 @@ __all__ = ["add_classify_arguments", "register", "run_classify", "run_runs"]
 
 def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
     """The classify arguments, in one place for the CLI and the spark-submit entry point."""
-    parser.add_argument("--project", required=True, help="the CTC project name")
-    parser.add_argument("--deployment", required=True, help="the deployment to classify with")
+    parser.add_argument("--project", required=True, type=name_argument("project"), help="the CTC project name")
+    parser.add_argument(
+        "--deployment", required=True, type=name_argument("deployment"), help="the deployment to classify with"
+    )
     parser.add_argument("--kind", required=True, choices=("single", "multi"), help="single- or multi-label")
     parser.add_argument(
         "--input",

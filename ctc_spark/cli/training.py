@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from ctc_spark.errors import ConfigError
+from ctc_spark.cli.arguments import name_argument
 from ctc_spark.io.inputs import FORMATS
-from ctc_spark.service.vocabulary import check_name
 
 __all__ = [
     "add_train_arguments",
@@ -21,19 +20,6 @@ __all__ = [
     "run_projects",
     "run_train",
 ]
-
-
-def name_argument(what: str) -> Callable[[str], str]:
-    """An argparse `type` that accepts only the service's names for a project, deployment or model."""
-
-    def parse(value: str) -> str:
-        try:
-            return check_name(value, what)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(exc.message) from None
-
-    parse.__name__ = f"{what} name"
-    return parse
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -60,6 +60,21 @@ def test_usage_mistakes_exit_2_through_argparse(argv: list[str], capsys: pytest.
     assert "usage: ctc-spark" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--project", "a?b"), ("--project", "../other"), ("--deployment", "prod/../x")]
+)
+def test_a_name_the_service_refuses_is_a_one_line_usage_error(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["classify", *CLASSIFY]
+    argv[argv.index(flag) + 1] = value
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and repr(value) in errors[0]
+
+
 @pytest.mark.parametrize("where", ["after", "before"])
 def test_a_misspelt_key_fails_before_spark_naming_it(
     where: str, bad_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
