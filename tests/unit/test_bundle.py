@@ -395,6 +395,12 @@ def test_no_shipped_file_contains_a_placeholder_endpoint() -> None:
     assert "default" not in _bundle()["variables"]["language_endpoint"]  # a deploy must name its endpoint
 
 
+def test_local_templates_tests_and_benchmarks_are_not_synced_to_the_workspace() -> None:
+    excluded = set(yaml.safe_load((ROOT / "databricks.yml").read_text())["sync"]["exclude"])
+    assert {"conf/**", "tests/**", "bench/**"} <= excluded
+    assert _PLACEHOLDER.search((ROOT / "conf" / "azure.toml").read_text()), "the template is why conf/ stays home"
+
+
 def test_job_parameters_cannot_redirect_the_key_or_the_results() -> None:
     """A user allowed only to run a job overrides job parameters; task parameters are fixed at deploy time."""
     for target in TARGETS:
