@@ -107,7 +107,7 @@ class ExecutorEngine:
                 "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
                 "(paid twice); turn it off for classification runs"
             )
-        return LedgerService(
+        return LedgerService.for_run(
             run.spark, run.tables, target, serve=True, host=address.advertised, bind=address.bind, **writer
         )
 
@@ -144,7 +144,7 @@ class DriverEngine:
         return stage_actions(run, valid, resumed)  # about 1,000 documents a partition under Connect
 
     def ledger(self, run: RunContext, target: RunTarget, **writer: Any) -> LedgerService:
-        return LedgerService(run.spark, run.tables, target, serve=False, **writer)
+        return LedgerService.for_run(run.spark, run.tables, target, serve=False, **writer)
 
     def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[TaskCounters]:
         plan = driver_task_settings(run.settings, run.project, run.deployment, run.kind, service.writer)

@@ -44,7 +44,7 @@ def test_two_task_attempts_polling_the_same_job_leave_one_row_per_document(spark
     location = TableLocation.parse(str(tmp_path / "tables"))
     tables.ensure_engine_tables(spark, location)
     timings = WriterTimings(commit_seconds=0.0, results_seconds=30.0, status_seconds=30.0)
-    with LedgerService(spark, location, TARGET, serve=True, timings=timings, expected_docs=None) as service:
+    with LedgerService.for_run(spark, location, TARGET, serve=True, timings=timings) as service:
 
         async def attempt(category: str) -> None:
             link = LedgerLink(service.url, service.token)
