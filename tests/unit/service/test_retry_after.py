@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+from service_fakes import _client, _error, _job
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings
 from ctc_spark.engine.task.throttle import AdaptiveLimiter
@@ -119,3 +120,23 @@ def test_the_engine_throttle_never_pauses_longer_than_the_cap(value: str, monkey
     monkeypatch.setattr("ctc_spark.service.transport.asyncio.sleep", clock.sleep)  # the client's retry wait
     assert asyncio.run(go()) == "job-1"
     assert clock.slept and all(0.0 <= s <= CAP for s in clock.slept), clock.slept
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"Retry-After": "3"}, 3.0), ({"retry-after-ms": "1500"}, 1.5), ({"x-ms-retry-after-ms": "250"}, 0.25)],
+)
+def test_throttling_honours_retry_after_headers(headers: dict[str, str], expected: float) -> None:
+    answers = iter([_error(429, "429", headers=headers), httpx.Response(200, json=_job())])
+    client, waits = _client(lambda r: next(answers))
+    client.get_job("job-1")
+    assert waits and expected <= waits[0] <= expected + 1.0
+    assert (client.stats.throttled, client.stats.retries) == (1, 1)
+
+
+def test_retry_after_http_date() -> None:
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert retry_after({"Retry-After": "Thu, 01 Jan 2026 00:00:10 GMT"}, now=now) == 10.0
+    assert retry_after({}) is None
