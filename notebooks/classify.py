@@ -14,12 +14,12 @@
 
 # MAGIC %md
 # MAGIC Install the wheel first, unless the cluster or environment already has it (`make wheel` builds
-# MAGIC `dist/ctc_spark-<version>-py3-none-any.whl`; `databricks bundle deploy` uploads it). For example:
-# MAGIC `%pip install /Workspace/Users/<you>/.bundle/ctc-spark/dev/artifacts/.internal/ctc_spark-0.1.0-py3-none-any.whl`
+# MAGIC `dist/ctc_spark-<version>-py3-none-any.whl`; `databricks bundle deploy` uploads it with a build suffix on the
+# MAGIC version, `ctc_spark-<version>+<build>-py3-none-any.whl`, under the bundle's `artifacts/.internal/` folder).
 
 # COMMAND ----------
 
-dbutils.widgets.text("endpoint", "https://YOUR-RESOURCE.cognitiveservices.azure.com", "Language endpoint")
+dbutils.widgets.text("endpoint", "", "Language endpoint (https://...cognitiveservices.azure.com)")
 dbutils.widgets.text("key_secret", "ctc/language-key", "Key's secret (scope/key)")
 dbutils.widgets.text("project", "tickets", "Project")
 dbutils.widgets.text("deployment", "prod", "Deployment")
@@ -32,6 +32,8 @@ dbutils.widgets.text("tables", "main.ctc", "Result tables (catalog.schema)")
 from ctc_spark import load_settings, run_classification
 from ctc_spark.io.inputs import read_corpus
 
+if not dbutils.widgets.get("endpoint"):
+    raise ValueError("set the 'endpoint' widget to your Language resource's endpoint")
 settings = load_settings(
     env={
         "AZURE_LANGUAGE_ENDPOINT": dbutils.widgets.get("endpoint"),

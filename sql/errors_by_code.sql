@@ -1,5 +1,5 @@
--- Documents without a prediction, by error code (NullDocument, EmptyDocument, InvalidEncoding, DocumentTooLarge,
--- the service's per-document codes, JobFailed, JobExpired, SubmitOutcomeUnknown, RequestRejected, MissingResult).
+-- Documents without a prediction, by error code (NullDocument, EmptyDocument, DocumentTooLarge, the service's
+-- per-document codes, JobFailed, JobExpired, SubmitOutcomeUnknown, RequestRejected, MissingResult).
 -- Parameters: :tables = the catalog.schema given to --tables (e.g. main.ctc).
 SELECT project_name,
        deployment_name,

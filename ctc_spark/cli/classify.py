@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from ctc_spark.cli.arguments import name_argument
 from ctc_spark.config import ENGINE_CHOICES
 from ctc_spark.io.inputs import FORMATS
 
@@ -16,8 +17,10 @@ __all__ = ["add_classify_arguments", "register", "run_classify", "run_runs"]
 
 def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
     """The classify arguments, in one place for the CLI and the spark-submit entry point."""
-    parser.add_argument("--project", required=True, help="the CTC project name")
-    parser.add_argument("--deployment", required=True, help="the deployment to classify with")
+    parser.add_argument("--project", required=True, type=name_argument("project"), help="the CTC project name")
+    parser.add_argument(
+        "--deployment", required=True, type=name_argument("deployment"), help="the deployment to classify with"
+    )
     parser.add_argument("--kind", required=True, choices=("single", "multi"), help="single- or multi-label")
     parser.add_argument(
         "--input",
@@ -83,10 +86,10 @@ def run_classify(args: argparse.Namespace) -> int:
     from ctc_spark.io.session import get_spark
     from ctc_spark.io.tables import TableLocation
 
+    settings = load_settings(args.config)
     tables = TableLocation.parse(args.tables)  # refused before a Spark session starts
     if args.run_id is not None:
         check_run_id(args.run_id)
-    settings = load_settings(args.config)
     if getattr(args, "engine", None):
         settings = replace(settings, engine=replace(settings.engine, engine=args.engine))
     # Local workers must run this interpreter (pyarrow, httpx); spark-submit and Databricks set their own.

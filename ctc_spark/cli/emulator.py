@@ -9,6 +9,7 @@ from typing import Any
 
 from ctc_spark.config import ENV_STORAGE
 from ctc_spark.errors import ConfigError
+from ctc_spark.local.services import DEFAULT_EMULATOR_KEY, EMULATOR_KEYS_ENV
 
 __all__ = ["config_from_args", "register", "run_serve"]
 
@@ -20,7 +21,14 @@ def register(subparsers: Any) -> None:
     s = sub.add_parser("serve", help="serve the emulator in the foreground (Ctrl-C stops it)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     s.add_argument("--port", type=int, default=5290, help="port (default: 5290; 0 picks a free one)")
-    s.add_argument("--key", action="append", help="an accepted Ocp-Apim-Subscription-Key (repeatable)")
+    s.add_argument(
+        "--key-file",
+        help=f"a file with the accepted Ocp-Apim-Subscription-Keys, one a line (or set ${EMULATOR_KEYS_ENV}, "
+        f"comma-separated; default: {DEFAULT_EMULATOR_KEY})",
+    )
+    s.add_argument(
+        "--key", action="append", help="an accepted key (repeatable); visible to every user in `ps`: prefer --key-file"
+    )
     s.add_argument("--state-dir", help="folder for projects, models, deployments and jobs (default: in memory)")
     s.add_argument(
         "--storage-connection-string", help=f"Blob account with the training documents (default: ${ENV_STORAGE})"
@@ -54,7 +62,7 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None
     return EmulatorConfig(
         host=args.host,
         port=args.port,
-        keys=tuple(args.key or ("ctc-emulator-local-key",)),
+        keys=_keys(args, env),
         state_dir=Path(args.state_dir) if args.state_dir else None,
         storage_connection_string=args.storage_connection_string or env.get(ENV_STORAGE),
         calls_per_minute=args.calls_per_minute or None,
@@ -67,6 +75,19 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None
         seed=args.seed,
         training_configs=tuple(parse_training_config(t) for t in getattr(args, "training_config", None) or ()),
     )
+
+
+def _keys(args: argparse.Namespace, env: dict[str, str]) -> tuple[str, ...]:
+    """--key values, then the --key-file lines, then the environment's; the default key when there are none."""
+    keys = list(getattr(args, "key", None) or ())
+    path = getattr(args, "key_file", None)
+    if path:
+        try:
+            keys += [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as exc:
+            raise ValueError(f"cannot read --key-file {path}: {exc.strerror}") from None
+    keys += [k.strip() for k in env.get(EMULATOR_KEYS_ENV, "").split(",") if k.strip()]
+    return tuple(keys) or (DEFAULT_EMULATOR_KEY,)
 
 
 def run_serve(args: argparse.Namespace) -> int:

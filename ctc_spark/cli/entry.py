@@ -1,4 +1,4 @@
-"""The shared body of the thin spark-submit entry points in `jobs/`."""
+"""The shared body of the thin spark-submit entry points in `jobs/` (also run as Databricks `spark_python_task`s)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,29 @@ def run_entry_point(
     run: Callable[[argparse.Namespace], int],
     argv: list[str] | None = None,
 ) -> int:
-    """Parse the same arguments as the CLI subcommand (plus --config and -v), run it; CTCError exits 1.
+    """Parse the same arguments as the CLI subcommand (plus the common flags) and run it.
 
-    Usage mistakes exit 2 through argparse.
+    Returns:
+        0, when the command succeeded.
+
+    Raises:
+        SystemExit: 1 a `CTCError` or a missing Delta class (printed), 2 a usage mistake (argparse), or the
+            command's own non-zero status, so the process fails whether or not the caller passes the status on.
     """
-    from ctc_spark.cli import add_common_arguments
+    status = _run(prog, description, add_arguments, run, argv)
+    if status:
+        raise SystemExit(status)
+    return 0
+
+
+def _run(
+    prog: str,
+    description: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    argv: list[str] | None,
+) -> int:
+    from ctc_spark.cli import add_common_arguments, service_flags
 
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_common_arguments(parser)
@@ -33,7 +51,8 @@ def run_entry_point(
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose)
     try:
-        return run(args)
+        with service_flags(args):
+            return int(run(args) or 0)
     except CTCError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1

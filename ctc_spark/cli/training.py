@@ -8,14 +8,25 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from ctc_spark.cli.arguments import name_argument
 from ctc_spark.io.inputs import FORMATS
 
-__all__ = ["add_train_arguments", "register", "run_deploy", "run_evaluate", "run_projects", "run_train"]
+__all__ = [
+    "add_train_arguments",
+    "name_argument",
+    "register",
+    "run_deploy",
+    "run_evaluate",
+    "run_projects",
+    "run_train",
+]
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The train arguments, in one place for the CLI and the spark-submit entry point."""
-    parser.add_argument("--project", required=True, help="the CTC project (created or updated)")
+    parser.add_argument(
+        "--project", required=True, type=name_argument("project"), help="the CTC project (created or updated)"
+    )
     parser.add_argument("--kind", required=True, choices=("single", "multi"))
     parser.add_argument("--labels", required=True, help="labelled data path (Delta, Parquet, JSON, CSV)")
     parser.add_argument("--format", choices=FORMATS, help="labelled data format (default: guessed)")
@@ -27,7 +38,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--split", type=int, default=80, help="percentage of documents to train on (default 80)")
     split.add_argument("--split-col", help="manual split: a column holding Train or Test")
-    parser.add_argument("--model", required=True, help="the model label to train")
+    parser.add_argument("--model", required=True, type=name_argument("model"), help="the model label to train")
     parser.add_argument("--training-config-version", default="latest")
     parser.add_argument("--tables", required=True, help="catalog.schema, or a folder: absolute, ./relative or a URI")
     parser.add_argument("--container", help="Blob container (default: storage.container in the config)")
@@ -41,21 +52,23 @@ def register(subparsers: Any) -> None:
     add_train_arguments(t)
     t.set_defaults(func=run_train)
     e = subparsers.add_parser("evaluate", help="print a model's evaluation and write a report")
-    e.add_argument("--project", required=True)
-    e.add_argument("--model", required=True)
+    e.add_argument("--project", required=True, type=name_argument("project"))
+    e.add_argument("--model", required=True, type=name_argument("model"))
     e.add_argument("--tables", help="also record the evaluation in these Delta tables")
     e.add_argument("--report", default="evaluation-report", help="report folder (default: evaluation-report)")
     e.set_defaults(func=run_evaluate)
     d = subparsers.add_parser("deploy", help="deploy a model, or swap two deployments")
-    d.add_argument("--project", required=True)
-    d.add_argument("--model", help="the model label to deploy")
-    d.add_argument("--deployment", help="the deployment name")
-    d.add_argument("--swap", nargs=2, metavar=("D1", "D2"), help="swap two deployments instead")
+    d.add_argument("--project", required=True, type=name_argument("project"))
+    d.add_argument("--model", type=name_argument("model"), help="the model label to deploy")
+    d.add_argument("--deployment", type=name_argument("deployment"), help="the deployment name")
+    d.add_argument(
+        "--swap", nargs=2, type=name_argument("deployment"), metavar=("D1", "D2"), help="swap two deployments instead"
+    )
     d.add_argument("--tables", help="record the deployment in these Delta tables")
     d.set_defaults(func=run_deploy, usage=_deploy_usage)
     p = subparsers.add_parser("projects", help="list or delete projects")
     p.add_argument("action", choices=("list", "delete"))
-    p.add_argument("--project", help="the project to delete")
+    p.add_argument("--project", type=name_argument("project"), help="the project to delete")
     p.set_defaults(func=run_projects, usage=_projects_usage)
 
 

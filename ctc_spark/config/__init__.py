@@ -7,6 +7,7 @@ the value. Library code takes these objects; only `load_settings` reads `os.envi
 
 from __future__ import annotations
 
+from ctc_spark.config.endpoints import check_endpoint, origin
 from ctc_spark.config.loader import (
     ENV_CONFIG,
     ENV_ENDPOINT,
@@ -50,8 +51,10 @@ __all__ = [
     "Settings",
     "SparkSettings",
     "StorageSettings",
+    "check_endpoint",
     "databricks_secret",
     "default_config_path",
     "is_loopback_url",
     "load_settings",
+    "origin",
 ]

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from ctc_spark.config.endpoints import check_endpoint
 from ctc_spark.config.model import (
     BatchSettings,
     EmulatorSettings,
@@ -188,6 +188,7 @@ class _Context:
     def service(self) -> ServiceSettings:
         table = self.tables.get("service", {})
         listed = table.get("resources")
+        first = "service" if listed is None else "service.resources[0]"
         if listed is None:
             resources = [self.resource(table, "service", "default")]
         else:
@@ -199,7 +200,9 @@ class _Context:
                     "set it on each [[service.resources]] entry instead", key=f"service.{stray[0]}", source=self.source
                 )
             resources = [self.resource(t, f"service.resources[{i}]", f"resource{i}") for i, t in enumerate(listed)]
-        resources[0] = self.primary_from_env(resources[0])
+        resources[0] = self.primary_from_env(resources[0], first)
+        for i, r in enumerate(resources[1:], start=1):
+            check_endpoint(r.endpoint, resource=r.name, key=f"service.resources[{i}].endpoint", source=self.source)
         scalars = {o.key: self.value(o, table, "service") for o in options("service") if o not in RESOURCE_OPTIONS}
         service = ServiceSettings(resources=tuple(resources), **scalars)
         missing = next((r for r in service.resources if r.key is None), None)
@@ -236,16 +239,14 @@ class _Context:
             name=self.value(get["name"], table, where, override=False) if "name" in table else default_name,
         )
 
-    def primary_from_env(self, first: ResourceSettings) -> ResourceSettings:
+    def primary_from_env(self, first: ResourceSettings, where: str) -> ResourceSettings:
         endpoint = (self.env.get(ENV_ENDPOINT) or first.endpoint).rstrip("/")
         if not endpoint:
             raise ConfigError(
                 f"no endpoint; set {ENV_ENDPOINT} or service.endpoint", key="service.endpoint", source=self.source
             )
-        if urlparse(endpoint).scheme not in ("http", "https"):
-            raise ConfigError(
-                f"endpoint must be an http(s) URL, got {endpoint!r}", key="service.endpoint", source=self.source
-            )
+        named, source = (ENV_ENDPOINT, _ENV) if self.env.get(ENV_ENDPOINT) else (f"{where}.endpoint", self.source)
+        endpoint = check_endpoint(endpoint, resource=first.name, key=named, source=source)
         key = self.env_secret(ENV_KEY, ENV_KEY_SECRET) or first.key
         changed = {
             o.key: self.overrides[("service", o.key)] for o in RESOURCE_OPTIONS if ("service", o.key) in self.overrides

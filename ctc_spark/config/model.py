@@ -82,7 +82,9 @@ class ServiceSettings:
     authoring_api_version: str = _opt("2023-04-01", "api-version of the authoring (training) calls")
     timeout_seconds: float = _opt(30.0, "HTTP timeout of one call", positive=True)
     max_attempts: int = _opt(8, "attempts of one call before a transient error is final", positive=True)
-    max_retry_seconds: float = _opt(300.0, "longest total wait across the retries of one call", positive=True)
+    max_retry_seconds: float = _opt(
+        300.0, "longest total wait across the retries of one call; no Retry-After is honoured longer", positive=True
+    )
     use_entra_id: bool = _opt(False, "bearer tokens from azure-identity instead of a key")
 
     @property

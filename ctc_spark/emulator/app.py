@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import re
 from dataclasses import asdict
 from typing import Any
@@ -59,17 +60,28 @@ class _Gate:
         finally:
             self.ctx.stats.request(method, _route_label(method, path), status["code"])
 
+    def _key(self, scope: Scope) -> str | None:
+        """The request's subscription key when it is one of the emulator's, else None."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        key = headers.get("ocp-apim-subscription-key", "")
+        given = key.encode("utf-8", "surrogateescape")
+        accepted = [hmac.compare_digest(given, k.encode()) for k in self.ctx.config.keys]
+        return key if any(accepted) else None
+
     async def _handle(self, scope: Scope, receive: Receive, send: Send, path: str, method: str) -> None:
         if path.startswith("/emulator/"):
+            # Faults and resets change what every client sees: they need a key. The counters stay readable.
+            if (method, path) != ("GET", "/emulator/stats") and self._key(scope) is None:
+                await azure_error(401, "401", _DENIED)(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         runtime = path.startswith(_RUNTIME)
         if not runtime and not path.startswith(_AUTHORING):
             await azure_error(404, "404", "Resource not found")(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        key = headers.get("ocp-apim-subscription-key", "")
-        if key not in self.ctx.config.keys:
+        key = self._key(scope)
+        if key is None:
             await azure_error(401, "401", _DENIED)(scope, receive, send)
             return
         if not runtime:
@@ -93,7 +105,25 @@ class _Gate:
             )
             await azure_error(429, "429", message, headers={"Retry-After": str(wait)})(scope, receive, send)
             return
+        if runtime and method == "POST" and path.rstrip("/").endswith("/analyze-text/jobs"):
+            lost = self.ctx.faults.on_submit()
+            if lost is not None:
+                await self._lose_answer(lost, scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    async def _lose_answer(self, status: int, scope: Scope, receive: Receive, send: Send) -> None:
+        """Create the job, then answer `status` instead of its 202 (0: drop the connection mid-answer)."""
+
+        async def discard(message: Message) -> None:
+            return None
+
+        await self.app(scope, receive, discard)
+        self.ctx.stats.add("faults_injected")
+        if status == 0:
+            await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"4096")]})
+            raise ConnectionResetError("injected: the submit's answer was lost")
+        await azure_error(status, str(status), "Injected fault: the gateway lost the answer.")(scope, receive, send)
 
     async def _inject(self, fault: str, scope: Scope, receive: Receive, send: Send) -> bool:
         """Apply a fault; True when the request is answered (or dropped) by it."""

@@ -42,10 +42,15 @@ class FaultProfile:
     throttle_burst_length: int = 0
     fail_next_jobs: int = 0  # one-shot: the next N submitted jobs end `failed`
     reset_next_requests: int = 0  # one-shot: the next N runtime requests get their connection dropped
+    refuse_documents_over: int = 0  # a submit holding a document longer than this (characters) is refused (400)
+    # One-shot: the next N analyze submits create their job, then the answer is lost: `lost_submit_status`
+    # (a gateway's 502 by default; 0 drops the connection mid-answer). What a client cannot tell from "not created".
+    lose_next_submits: int = 0
+    lost_submit_status: int = 502
 
     @property
     def active(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self) if f.name != "slow_seconds")
+        return any(getattr(self, f.name) for f in fields(self) if f.name not in ("slow_seconds", "lost_submit_status"))
 
 
 PROFILES: dict[str, FaultProfile] = {

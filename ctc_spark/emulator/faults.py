@@ -11,7 +11,7 @@ __all__ = ["FaultInjector"]
 
 
 class FaultInjector:
-    """Decides, per runtime request and per new job, which fault (if any) to inject."""
+    """Decides, per runtime request, per submit and per new job, which fault (if any) to inject."""
 
     def __init__(self, profile: FaultProfile, seed: int) -> None:
         self._lock = threading.Lock()
@@ -27,6 +27,7 @@ class FaultInjector:
             self._burst_left = 0
             self._fail_next = profile.fail_next_jobs
             self._reset_next = profile.reset_next_requests
+            self._lose_next = profile.lose_next_submits
 
     def on_request(self) -> str | None:
         """One of 'reset', 'throttle', '500', '503', 'slow', or None."""
@@ -51,6 +52,14 @@ class FaultInjector:
                 if draw < rate:
                     return name
                 draw -= rate
+            return None
+
+    def on_submit(self) -> int | None:
+        """The status to answer a submit with after its job is created (0: drop the connection), or None."""
+        with self._lock:
+            if self._lose_next > 0:
+                self._lose_next -= 1
+                return self.profile.lost_submit_status
             return None
 
     def on_job(self) -> str | None:

@@ -96,6 +96,14 @@ class AnalyzeJobs:
     # -- submit -------------------------------------------------------------------------------------------
     def create(self, body: Any) -> dict[str, Any]:
         docs, task = _parse(body)
+        limit = self.ctx.faults.profile.refuse_documents_over
+        refused = [d for d in docs if limit and len(d["text"]) > limit]
+        if refused:  # the service refuses the whole request for one document it will not take
+            raise _bad(
+                f"document {refused[0]['id']} has {len(refused[0]['text'])} characters; "
+                f"the limit is {limit} (injected fault)",
+                "InvalidDocument",
+            )
         kind = _KINDS[task["kind"]]
         params = task.get("parameters") or {}
         project = params.get("projectName") or params.get("project-name")

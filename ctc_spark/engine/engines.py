@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from ctc_spark.config import ENGINE_CHOICES, Settings
 from ctc_spark.engine.ledger.address import ledger_address
@@ -27,8 +27,8 @@ from ctc_spark.engine.ledger.sink import RunTarget
 from ctc_spark.engine.ledger.writer import LedgerWriter
 from ctc_spark.engine.planning.queries import stage_actions
 from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
-from ctc_spark.engine.task.runner import OUTPUT_SCHEMA, drive_rows, stream_partition
-from ctc_spark.engine.task.settings import ExecutorPlan, build_plan
+from ctc_spark.engine.task.runner import OUTPUT_SCHEMA, TaskCounters, drive_rows, stream_partition
+from ctc_spark.engine.task.settings import TaskSettings, task_settings
 from ctc_spark.engine.task.throttle import task_share
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
@@ -71,7 +71,7 @@ class Engine(Protocol):
         """The run's ledger service, served the way this engine's tasks reach it."""
         ...
 
-    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[dict[str, Any]]:
+    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[TaskCounters]:
         """Drive every batch of `frame` (`task.runner.ACTION_SCHEMA` rows); one counter row per task and resource."""
         ...
 
@@ -107,24 +107,26 @@ class ExecutorEngine:
                 "spark.speculation is on: a speculative copy of a streaming task submits its batches again "
                 "(paid twice); turn it off for classification runs"
             )
-        return LedgerService(
+        return LedgerService.for_run(
             run.spark, run.tables, target, serve=True, host=address.advertised, bind=address.bind, **writer
         )
 
-    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[dict[str, Any]]:
+    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[TaskCounters]:
         svc = run.settings.service
-        plan = _task_settings(
-            run.settings,
-            run.project,
-            run.deployment,
-            run.kind,
+        plan = task_settings(
+            svc,
+            run.settings.batch,
+            run.settings.engine,
+            project=run.project,
+            deployment=run.deployment,
+            kind=run.kind,
             shares=tuple(task_share(r.calls_per_minute, tasks) for r in svc.resources),
             max_uncommitted=max(1, run.settings.engine.max_uncommitted_jobs // tasks),
             ledger_url=service.url,
             ledger_token=service.token,
         )
         rows = frame.mapInArrow(partial(stream_partition, plan), OUTPUT_SCHEMA).collect()
-        return [r.asDict() for r in rows]
+        return [cast(TaskCounters, r.asDict()) for r in rows]
 
 
 class DriverEngine:
@@ -142,9 +144,9 @@ class DriverEngine:
         return stage_actions(run, valid, resumed)  # about 1,000 documents a partition under Connect
 
     def ledger(self, run: RunContext, target: RunTarget, **writer: Any) -> LedgerService:
-        return LedgerService(run.spark, run.tables, target, serve=False, **writer)
+        return LedgerService.for_run(run.spark, run.tables, target, serve=False, **writer)
 
-    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[dict[str, Any]]:
+    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[TaskCounters]:
         plan = driver_task_settings(run.settings, run.project, run.deployment, run.kind, service.writer)
         source = Prefetcher(frame.toLocalIterator(), BUFFER_BATCHES)
         source.start()
@@ -215,33 +217,11 @@ def driver_concurrency(shares: Sequence[float]) -> int:
 
 def driver_task_settings(
     settings: Settings, project: str, deployment: str, kind: str, writer: LedgerWriter
-) -> ExecutorPlan:
+) -> TaskSettings:
     """The scheduler's settings for the one driver "task": every resource's full quota, the whole uncommitted
     bound, and the ledger in-process."""
     shares = tuple(r.calls_per_minute / 60.0 for r in settings.service.resources)
-    return _task_settings(
-        settings,
-        project,
-        deployment,
-        kind,
-        shares=shares,
-        max_uncommitted=max(1, settings.engine.max_uncommitted_jobs),
-        concurrency=driver_concurrency(shares),
-        link_factory=lambda _plan: InProcessLink(writer),
-    )
-
-
-def _task_settings(
-    settings: Settings,
-    project: str,
-    deployment: str,
-    kind: str,
-    *,
-    shares: tuple[float, ...],
-    max_uncommitted: int,
-    **wiring: Any,
-) -> ExecutorPlan:
-    return build_plan(
+    return task_settings(
         settings.service,
         settings.batch,
         settings.engine,
@@ -249,6 +229,7 @@ def _task_settings(
         deployment=deployment,
         kind=kind,
         shares=shares,
-        max_uncommitted=max_uncommitted,
-        **wiring,
+        max_uncommitted=max(1, settings.engine.max_uncommitted_jobs),
+        concurrency=driver_concurrency(shares),
+        link_factory=lambda _plan: InProcessLink(writer),
     )

@@ -21,6 +21,7 @@ from ctc_spark.engine.ledger.sink import RunTarget
 from ctc_spark.engine.ledger.writer import LedgerWriter
 from ctc_spark.engine.planning.estimate import check_budget
 from ctc_spark.engine.planning.preview import plan_from_actions
+from ctc_spark.engine.task.runner import TaskCounters
 from ctc_spark.errors import AuthenticationError, CTCError, InvalidRequestError, NotFoundError
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def run_stream(
         fence=run.fence,  # the lease's check: before every write and every task call
         fenced=run.lease.fence if run.lease is not None else None,  # every write's source reads the lease row
     )
-    outputs: list[dict[str, Any]] = []
+    outputs: list[TaskCounters] = []
     launched = time.time()
     with contextlib.ExitStack() as stack:
         stack.enter_context(service)
@@ -115,7 +116,7 @@ def abort_error(abort: str) -> CTCError:
 
 def tally_outputs(
     summary: RunSummary,
-    outputs: Sequence[dict[str, Any]],
+    outputs: Sequence[TaskCounters],
     *,
     launched: float,
     started: float,

@@ -164,6 +164,11 @@ def get_spark(
     """
     from pyspark.sql import SparkSession
 
+    from ctc_spark.io.databricks import databricks_connect_session
+
+    connected = databricks_connect_session(settings, env)  # None unless databricks-connect is installed and asked for
+    if connected is not None:
+        return connected
     if not is_databricks(env):
         require_delta_classes(DELTA_VERSION)
     active = SparkSession.getActiveSession()

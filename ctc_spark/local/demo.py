@@ -176,9 +176,9 @@ def _local_settings(config: Path, services: Any) -> Settings:
     Raises:
         ConfigError: the configured emulator does not listen on a loopback address.
     """
-    settings = load_settings(config, env=services.environment())
     if not is_loopback_url(services.endpoint):
         raise ConfigError(f"the demo only runs against a local emulator, not {services.endpoint}", source=str(config))
+    settings = load_settings(config, env=services.environment())
     primary = settings.service.primary
     local = ResourceSettings(services.endpoint, Secret(services.key), primary.calls_per_minute, "local")
     return settings.with_resources(local)

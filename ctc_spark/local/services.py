@@ -18,6 +18,7 @@ from ctc_spark.local.azurite import AzuriteProcess, azurite_connection_string, w
 
 __all__ = [
     "DEFAULT_EMULATOR_KEY",
+    "EMULATOR_KEYS_ENV",
     "SERVICES",
     "LocalServices",
     "ServiceState",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 DEFAULT_EMULATOR_KEY = "ctc-emulator-local-key"
+# The emulator's accepted keys (comma-separated) reach its process here, never on its command line (`ps`).
+EMULATOR_KEYS_ENV = "CTC_EMULATOR_KEYS"
 SERVICES = ("azurite", "emulator")
 # What would point a process at another Language resource or storage account than the local services.
 _OVERRIDES = (ENV_ENDPOINT, ENV_KEY, ENV_STORAGE)
@@ -216,11 +219,12 @@ def _start_emulator(settings: Settings, home: Path, timeout: float) -> None:
         "--seed",
         str(em.seed),
     ]
-    key = _key(settings)
-    if key != DEFAULT_EMULATOR_KEY:
-        command += ["--key", key]
-    # The connection string goes through the environment so it never shows in `ps`.
-    env = {**clean_environment(os.environ)[0], ENV_STORAGE: azurite_connection_string(em.host, em.azurite_port)}
+    # The key and the connection string go through the environment so they never show in `ps`.
+    env = {
+        **clean_environment(os.environ)[0],
+        ENV_STORAGE: azurite_connection_string(em.host, em.azurite_port),
+        EMULATOR_KEYS_ENV: _key(settings),
+    }
     log_path = home / "logs" / "emulator.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -11,10 +12,33 @@ from ctc_spark.errors import ConfigError, InvalidRequestError
 from ctc_spark.service.models import CallStats
 from ctc_spark.service.retry import RetryPolicy
 from ctc_spark.service.transport import SyncSender
-from ctc_spark.service.vocabulary import TaskKind, project_kind
-from ctc_spark.service.wire import AUTHORING_VERSIONS, Call, authoring_url, with_query
+from ctc_spark.service.vocabulary import TaskKind, check_name, project_kind
+from ctc_spark.service.wire import (
+    AUTHORING_VERSIONS,
+    Call,
+    authoring_url,
+    foreign_origin,
+    on_endpoint,
+    retry_after,
+    segment,
+    with_query,
+)
 
 __all__ = ["AuthoringClient"]
+
+log = logging.getLogger(__name__)
+
+
+def _project(name: str) -> str:
+    return segment(check_name(name, "project"))
+
+
+def _deployment(name: str) -> str:
+    return segment(check_name(name, "deployment"))
+
+
+def _label(name: str) -> str:
+    return segment(check_name(name, "model"))
 
 
 class AuthoringClient:
@@ -39,6 +63,8 @@ class AuthoringClient:
             )
         self.version = service.authoring_api_version
         self._endpoint = resource.endpoint
+        self._warned = False
+        self._max_wait = service.max_retry_seconds
         self._sender = SyncSender(
             resource, service, transport=transport, stats=stats, credential=credential, policy=policy, **sender
         )
@@ -51,15 +77,26 @@ class AuthoringClient:
         return authoring_url(self._endpoint, self.version, path, query)
 
     def _json(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
-        response = self._sender.send(Call(method, self._url(path, **query), body), idempotent=method != "POST")
+        response = self._sender.send(Call(method, self._url(path, **query), body))
         return response.json() if response.content else None
 
-    def _lro(self, method: str, path: str, body: Any = None, **query: Any) -> str:
-        response = self._sender.send(Call(method, self._url(path, **query), body), idempotent=method != "POST")
+    def _lro(self, method: str, path: str, body: Any = None, *, idempotent: bool | None = None, **query: Any) -> str:
+        response = self._sender.send(Call(method, self._url(path, **query), body), idempotent=idempotent)
         location: str | None = response.headers.get("operation-location")
         if not location:
             raise InvalidRequestError(f"{method} {path} answered {response.status_code} without Operation-Location")
         return location
+
+    def _follow(self, url: str) -> str:
+        """A URL the service (or a caller) handed back, on this resource's endpoint whatever host it named."""
+        other = foreign_origin(self._endpoint, url)
+        if other is not None and not self._warned:
+            self._warned = True
+            log.warning(
+                "a service URL names %s, not this resource's endpoint %s; using the endpoint", other, self._endpoint
+            )
+        pinned = on_endpoint(self._endpoint, url)
+        return pinned if "api-version=" in pinned else with_query(pinned, {"api-version": self.version})
 
     def _paged(self, path: str, **query: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -68,15 +105,13 @@ class AuthoringClient:
             body = self._sender.send(Call("GET", url)).json()
             out.extend(body.get("value") or [])
             link = body.get("nextLink")
-            url = with_query(link, {"api-version": self.version}) if link else None
+            url = with_query(self._follow(str(link)), {"api-version": self.version}) if link else None
         return out
 
     def get_operation(self, location: str) -> tuple[dict[str, Any], float | None]:
-        """An operation's JSON and the Retry-After the service asked for, if any."""
-        from ctc_spark.service.wire import retry_after
-
-        response = self._sender.send(Call("GET", location))
-        return response.json(), retry_after(response.headers)
+        """An operation's JSON and the Retry-After the service asked for (at most `service.max_retry_seconds`)."""
+        response = self._sender.send(Call("GET", self._follow(location)))
+        return response.json(), retry_after(response.headers, cap=self._max_wait)
 
     # -- projects -------------------------------------------------------------------------------------------
     def create_or_update_project(
@@ -89,6 +124,7 @@ class AuthoringClient:
         multilingual: bool = False,
         description: str | None = None,
     ) -> dict[str, Any]:
+        path = f"/{_project(project)}"
         body: dict[str, Any] = {
             "projectName": project,
             "projectKind": project_kind(kind),
@@ -98,32 +134,32 @@ class AuthoringClient:
         }
         if description:
             body["description"] = description
-        call = Call("PATCH", self._url(f"/{project}"), body, {"Content-Type": "application/merge-patch+json"})
+        call = Call("PATCH", self._url(path), body, {"Content-Type": "application/merge-patch+json"})
         result: dict[str, Any] = self._sender.send(call).json()
         return result
 
     def get_project(self, project: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("GET", f"/{project}")
+        result: dict[str, Any] = self._json("GET", f"/{_project(project)}")
         return result
 
     def list_projects(self) -> list[dict[str, Any]]:
         return self._paged("")
 
     def delete_project(self, project: str) -> str:
-        return self._lro("DELETE", f"/{project}")
+        return self._lro("DELETE", f"/{_project(project)}")
 
     def import_project(self, project: str, exported: dict[str, Any]) -> str:
-        return self._lro("POST", f"/{project}/:import", exported)
+        return self._lro("POST", f"/{_project(project)}/:import", exported)
 
     def export_project(self, project: str) -> str:
-        return self._lro("POST", f"/{project}/:export", None, stringIndexType="Utf16CodeUnit")
+        return self._lro("POST", f"/{_project(project)}/:export", None, stringIndexType="Utf16CodeUnit")
 
     def get_export_result(self, location: str) -> dict[str, Any]:
         job, _ = self.get_operation(location)
         url = job.get("resultUrl")
         if not url:
             raise InvalidRequestError("the export job has no resultUrl yet")
-        result: dict[str, Any] = self._sender.send(Call("GET", str(url))).json()
+        result: dict[str, Any] = self._sender.send(Call("GET", self._follow(str(url)))).json()
         return result
 
     # -- training -------------------------------------------------------------------------------------------
@@ -146,57 +182,66 @@ class AuthoringClient:
             }
         )
         body = {
-            "modelLabel": model_label,
+            "modelLabel": check_name(model_label, "model"),
             "trainingConfigVersion": training_config_version,
             "evaluationOptions": options,
         }
-        return self._lro("POST", f"/{project}/:train", body)
+        return self._lro("POST", f"/{_project(project)}/:train", body)
 
     def get_training_job(self, project: str, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("GET", f"/{project}/train/jobs/{job_id}")
+        result: dict[str, Any] = self._json("GET", f"/{_project(project)}/train/jobs/{segment(job_id)}")
         return result
 
     def list_training_jobs(self, project: str) -> list[dict[str, Any]]:
-        return self._paged(f"/{project}/train/jobs")
+        return self._paged(f"/{_project(project)}/train/jobs")
 
     def cancel_training_job(self, project: str, job_id: str) -> str:
-        return self._lro("POST", f"/{project}/train/jobs/{job_id}/:cancel")
+        path = f"/{_project(project)}/train/jobs/{segment(job_id)}/:cancel"
+        return self._lro("POST", path, idempotent=True)  # cancelling twice is harmless
 
     # -- models and evaluation --------------------------------------------------------------------------------
     def list_models(self, project: str) -> list[dict[str, Any]]:
-        return self._paged(f"/{project}/models")
+        return self._paged(f"/{_project(project)}/models")
 
     def get_model(self, project: str, label: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("GET", f"/{project}/models/{label}")
+        result: dict[str, Any] = self._json("GET", f"/{_project(project)}/models/{_label(label)}")
         return result
 
     def delete_model(self, project: str, label: str) -> None:
-        self._json("DELETE", f"/{project}/models/{label}")
+        self._json("DELETE", f"/{_project(project)}/models/{_label(label)}")
 
     def get_evaluation_summary(self, project: str, label: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("GET", f"/{project}/models/{label}/evaluation/summary-result")
+        result: dict[str, Any] = self._json(
+            "GET", f"/{_project(project)}/models/{_label(label)}/evaluation/summary-result"
+        )
         return result
 
     def list_evaluation_results(self, project: str, label: str) -> list[dict[str, Any]]:
-        return self._paged(f"/{project}/models/{label}/evaluation/result", stringIndexType="Utf16CodeUnit")
+        return self._paged(
+            f"/{_project(project)}/models/{_label(label)}/evaluation/result", stringIndexType="Utf16CodeUnit"
+        )
 
     # -- deployments ------------------------------------------------------------------------------------------
     def deploy(self, project: str, deployment: str, model_label: str) -> str:
-        return self._lro("PUT", f"/{project}/deployments/{deployment}", {"trainedModelLabel": model_label})
+        path = f"/{_project(project)}/deployments/{_deployment(deployment)}"
+        return self._lro("PUT", path, {"trainedModelLabel": check_name(model_label, "model")})
 
     def get_deployment(self, project: str, deployment: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("GET", f"/{project}/deployments/{deployment}")
+        result: dict[str, Any] = self._json("GET", f"/{_project(project)}/deployments/{_deployment(deployment)}")
         return result
 
     def list_deployments(self, project: str) -> list[dict[str, Any]]:
-        return self._paged(f"/{project}/deployments")
+        return self._paged(f"/{_project(project)}/deployments")
 
     def delete_deployment(self, project: str, deployment: str) -> str:
-        return self._lro("DELETE", f"/{project}/deployments/{deployment}")
+        return self._lro("DELETE", f"/{_project(project)}/deployments/{_deployment(deployment)}")
 
     def swap_deployments(self, project: str, first: str, second: str) -> str:
-        body = {"firstDeploymentName": first, "secondDeploymentName": second}
-        return self._lro("POST", f"/{project}/deployments/:swap", body)
+        body = {
+            "firstDeploymentName": check_name(first, "deployment"),
+            "secondDeploymentName": check_name(second, "deployment"),
+        }
+        return self._lro("POST", f"/{_project(project)}/deployments/:swap", body)
 
     def list_training_config_versions(self, kind: TaskKind) -> list[dict[str, Any]]:
         return self._paged("/global/training-config-versions", projectKind=project_kind(kind))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,15 +31,17 @@ def retry_delay(
     """Seconds to wait before attempt `attempt + 1`, or None to give up and raise `error`.
 
     429 and 503 wait for Retry-After when the service sends one (plus a little jitter, so tasks don't
-    return in lockstep); other transient failures back off exponentially; everything else is final.
+    return in lockstep); other transient failures back off exponentially; everything else is final. No wait
+    runs past the call's time budget (`max_seconds`): a longer hint is cut to what is left of it.
     """
     if not isinstance(error, TransientServiceError) or attempt >= policy.max_attempts:
         return None
+    remaining = policy.max_seconds - elapsed
+    if remaining <= 0:
+        return None
     hinted: float | None = getattr(error, "retry_after", None)
-    if hinted is not None and (isinstance(error, ThrottledError) or error.status == 503):
-        wait = hinted + rand() * min(1.0, 0.1 * hinted + 0.1)
+    if hinted is not None and math.isfinite(hinted) and (isinstance(error, ThrottledError) or error.status == 503):
+        wait = max(0.0, hinted) + rand() * min(1.0, 0.1 * max(0.0, hinted) + 0.1)
     else:
         wait = policy.backoff(attempt, rand)
-    if elapsed + wait > policy.max_seconds:
-        return None
-    return wait
+    return min(wait, remaining)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -14,11 +15,20 @@ from ctc_spark.service.models import AnalyzeDocument, AnalyzeJob, CallStats, Sub
 from ctc_spark.service.retry import RetryPolicy
 from ctc_spark.service.transport import AsyncSender, RateLimiter, SyncSender
 from ctc_spark.service.vocabulary import TaskKind, job_id_from_location
-from ctc_spark.service.wire import RUNTIME_VERSIONS, Call, job_url, parse_job, submit_call, with_query
+from ctc_spark.service.wire import (
+    RUNTIME_VERSIONS,
+    Call,
+    foreign_origin,
+    job_url,
+    parse_job,
+    submit_call,
+    with_query,
+)
 
 __all__ = ["AsyncRuntimeClient", "RuntimeClient"]
 
 _PAGE = 25
+log = logging.getLogger(__name__)
 
 
 def _version(service: ServiceSettings) -> str:
@@ -39,8 +49,28 @@ def _submitted(response: httpx.Response) -> SubmittedJob:
     return SubmittedJob(job_id_from_location(location), location, datetime.now(timezone.utc))
 
 
-def _poll_url(endpoint: str, version: str, job: str, show_stats: bool) -> str:
-    return with_query(job_url(endpoint, version, job), {"$top": _PAGE, "showStats": "true" if show_stats else None})
+class _Pinned:
+    """Job URLs on the configured endpoint only; a URL naming another origin is logged once, then ignored."""
+
+    def __init__(self, endpoint: str, version: str) -> None:
+        self.endpoint, self.version, self._warned = endpoint, version, False
+
+    def url(self, job: str) -> str:
+        other = foreign_origin(self.endpoint, job)
+        if other is not None and not self._warned:
+            self._warned = True
+            log.warning(
+                "a job URL names %s, not this resource's endpoint %s; polling by job id on the endpoint instead",
+                other,
+                self.endpoint,
+            )
+        return job_url(self.endpoint, self.version, job)
+
+    def poll(self, job: str, show_stats: bool) -> str:
+        return with_query(self.url(job), {"$top": _PAGE, "showStats": "true" if show_stats else None})
+
+    def cancel(self, job: str) -> str:
+        return self.url(job).replace("?", ":cancel?", 1)
 
 
 def _merge_page(first: dict[str, Any], page: dict[str, Any]) -> None:
@@ -69,6 +99,7 @@ class RuntimeClient:
     ) -> None:
         self.version = _version(service)
         self._endpoint = resource.endpoint
+        self._urls = _Pinned(resource.endpoint, self.version)
         self._sender = SyncSender(
             resource, service, transport=transport, stats=stats, credential=credential, policy=policy, **sender
         )
@@ -104,10 +135,10 @@ class RuntimeClient:
 
     def get_job(self, job: str, *, show_stats: bool = False, expected_ids: Sequence[str] | None = None) -> AnalyzeJob:
         """The job's state; all result pages are fetched when it is done."""
-        body = self._sender.send(Call("GET", _poll_url(self._endpoint, self.version, job, show_stats))).json()
+        body = self._sender.send(Call("GET", self._urls.poll(job, show_stats))).json()
         self.stats.polls += 1
         while body.get("nextLink"):
-            link = job_url(self._endpoint, self.version, str(body.pop("nextLink")))
+            link = self._urls.url(str(body.pop("nextLink")))
             page = self._sender.send(Call("GET", link)).json()
             _merge_page(body, page)
             body["nextLink"] = page.get("nextLink")
@@ -115,8 +146,7 @@ class RuntimeClient:
 
     def cancel(self, job: str) -> None:
         """Ask the service to cancel a job (it does not wait)."""
-        url = job_url(self._endpoint, self.version, job).replace("?", ":cancel?", 1)
-        self._sender.send(Call("POST", url))
+        self._sender.send(Call("POST", self._urls.cancel(job)), idempotent=True)  # cancelling twice is harmless
         self.stats.cancels += 1
 
     def close(self) -> None:
@@ -146,6 +176,7 @@ class AsyncRuntimeClient:
     ) -> None:
         self.version = _version(service)
         self._endpoint = resource.endpoint
+        self._urls = _Pinned(resource.endpoint, self.version)
         self._sender = AsyncSender(
             resource,
             service,
@@ -190,10 +221,10 @@ class AsyncRuntimeClient:
         self, job: str, *, show_stats: bool = False, expected_ids: Sequence[str] | None = None
     ) -> AnalyzeJob:
         """The job's state; all result pages are fetched when it is done."""
-        body = (await self._sender.send(Call("GET", _poll_url(self._endpoint, self.version, job, show_stats)))).json()
+        body = (await self._sender.send(Call("GET", self._urls.poll(job, show_stats)))).json()
         self.stats.polls += 1
         while body.get("nextLink"):
-            link = job_url(self._endpoint, self.version, str(body.pop("nextLink")))
+            link = self._urls.url(str(body.pop("nextLink")))
             page = (await self._sender.send(Call("GET", link))).json()
             _merge_page(body, page)
             body["nextLink"] = page.get("nextLink")
@@ -201,8 +232,7 @@ class AsyncRuntimeClient:
 
     async def cancel(self, job: str) -> None:
         """Ask the service to cancel a job (it does not wait)."""
-        url = job_url(self._endpoint, self.version, job).replace("?", ":cancel?", 1)
-        await self._sender.send(Call("POST", url))
+        await self._sender.send(Call("POST", self._urls.cancel(job)), idempotent=True)  # cancelling twice is harmless
         self.stats.cancels += 1
 
     async def aclose(self) -> None:

@@ -7,14 +7,18 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
+
+from ctc_spark.errors import ConfigError
 
 __all__ = [
     "KINDS",
     "PROJECT_KINDS",
     "JobStatus",
     "TaskKind",
+    "check_name",
     "evaluation_body",
     "evaluation_classes",
     "job_id_from_location",
@@ -87,6 +91,23 @@ class JobStatus(StrEnum):
 _SUCCESS = frozenset({JobStatus.SUCCEEDED, JobStatus.PARTIALLY_COMPLETED, JobStatus.PARTIALLY_SUCCEEDED})
 _FAILURE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
 _ACTIVE = frozenset({JobStatus.NOT_STARTED, JobStatus.RUNNING, JobStatus.CANCELLING})
+
+
+# The service's rule for project, deployment and model names: letters, digits, `_`, `.` and `-`, at most 50.
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
+
+
+def check_name(value: str, what: str) -> str:
+    """`value` when it is a valid project, deployment or model name (`what` says which).
+
+    Raises:
+        ConfigError: other characters, more than 50 of them, none, or only dots (which a URL would resolve).
+    """
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or not value.strip("."):
+        raise ConfigError(
+            f"invalid {what} name {value!r}: use 1 to 50 letters, digits, '_', '.' or '-' (not only dots)"
+        )
+    return value
 
 
 def job_id_from_location(location: str) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+from ctc_spark.config import origin
 from ctc_spark.errors import (
     AuthenticationError,
     ConflictError,
@@ -20,7 +22,7 @@ from ctc_spark.errors import (
     TransientServiceError,
 )
 from ctc_spark.service.models import AnalyzeDocument, AnalyzeJob, ClassScore, DocumentResult
-from ctc_spark.service.vocabulary import JobStatus, TaskKind, project_kind
+from ctc_spark.service.vocabulary import JobStatus, TaskKind, check_name, job_id_from_location, project_kind
 
 __all__ = [
     "AUTHORING_VERSIONS",
@@ -28,10 +30,13 @@ __all__ = [
     "Call",
     "authoring_url",
     "error_from_response",
+    "foreign_origin",
     "job_url",
+    "on_endpoint",
     "parse_datetime",
     "parse_job",
     "retry_after",
+    "segment",
     "submit_call",
     "with_query",
 ]
@@ -61,6 +66,8 @@ AUTHORING_VERSIONS = (
     "2025-05-15-preview",
     "2025-11-15-preview",
 )
+# Query parameters of a nextLink kept when its job is polled on the configured endpoint instead.
+_PAGING = frozenset({"$top", "$skip", "top", "skip", "showStats", "$maxpagesize", "maxpagesize"})
 _AUTH_HINT = (
     " Check AZURE_LANGUAGE_KEY (or the key in your settings) belongs to this resource, that "
     "AZURE_LANGUAGE_ENDPOINT is the resource's endpoint, and that the key has not been regenerated."
@@ -89,11 +96,42 @@ def with_query(url: str, params: Mapping[str, Any]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe="$"), parts.fragment))
 
 
+def foreign_origin(endpoint: str, url: str) -> str | None:
+    """`scheme://host:port` of `url` when it is a URL on another origin than `endpoint`, else None."""
+    if "://" not in url:
+        return None
+    found = origin(url)
+    if found is not None and found == origin(endpoint):
+        return None
+    return f"{found[0]}://{found[1]}:{found[2]}" if found else "an unusable URL"
+
+
 def job_url(endpoint: str, api_version: str, job: str) -> str:
-    """The poll URL for a job id or an Operation-Location."""
-    if job.startswith(("http://", "https://")):
+    """The poll URL for a job id, or for an Operation-Location or nextLink on the endpoint's origin.
+
+    A URL on any other origin (from the service or from a table) is never used: the job is polled by its id
+    (the URL's last path segment, with its paging parameters) on `endpoint`, so the key goes nowhere else.
+    """
+    if "://" not in job:
+        return f"{endpoint.rstrip('/')}/language/analyze-text/jobs/{segment(job)}?api-version={api_version}"
+    if foreign_origin(endpoint, job) is None:
         return job if "api-version=" in job else with_query(job, {"api-version": api_version})
-    return f"{endpoint.rstrip('/')}/language/analyze-text/jobs/{job}?api-version={api_version}"
+    paging = {k: v for k, v in parse_qsl(urlsplit(job).query) if k in _PAGING}
+    return with_query(job_url(endpoint, api_version, unquote(job_id_from_location(job))), paging)
+
+
+def on_endpoint(endpoint: str, url: str) -> str:
+    """`url` when it is on `endpoint`'s origin, else its path and query on `endpoint` (never another host)."""
+    if foreign_origin(endpoint, url) is None and "://" in url:
+        return url
+    parts, base = urlsplit(url), urlsplit(endpoint)
+    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+
+def segment(text: str) -> str:
+    """`text` percent-encoded as one URL path segment: a name or id can never add a segment or a query."""
+    # `.` and `..` are resolved by URL parsers, so a segment made only of dots has them encoded too.
+    return quote(text, safe="") if text.strip(".") else text.replace(".", "%2E")
 
 
 def submit_call(
@@ -108,7 +146,10 @@ def submit_call(
     logging_opt_out: bool = True,
 ) -> Call:
     """The POST that submits one analyze job, shaped as the official SDK sends it."""
-    parameters: dict[str, Any] = {"projectName": project, "deploymentName": deployment}
+    parameters: dict[str, Any] = {
+        "projectName": check_name(project, "project"),
+        "deploymentName": check_name(deployment, "deployment"),
+    }
     if logging_opt_out:
         parameters["loggingOptOut"] = True
     body: dict[str, Any] = {
@@ -142,37 +183,57 @@ def parse_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from Retry-After (seconds or HTTP-date), retry-after-ms or x-ms-retry-after-ms."""
+def retry_after(headers: Mapping[str, str], *, now: datetime | None = None, cap: float | None = None) -> float | None:
+    """Seconds to wait from Retry-After (seconds or an RFC 9110 HTTP date), retry-after-ms or x-ms-retry-after-ms.
+
+    A value that is not a finite, non-negative number or a date is ignored (the next header is tried); the
+    result is at most `cap`, so no server can park a caller for a day.
+    """
     lower = {k.lower(): v for k, v in headers.items()}
-    value = lower.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+    wait = _seconds(lower.get("retry-after"), 1.0)
+    if wait is None:
+        wait = _http_date_wait(lower.get("retry-after"), now)
     for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        if lower.get(name):
-            try:
-                return max(0.0, float(lower[name]) / 1000.0)
-            except ValueError:
-                continue
-    return None
+        if wait is None:
+            wait = _seconds(lower.get(name), 0.001)
+    if wait is None:
+        return None
+    return min(wait, cap) if cap is not None else wait
 
 
-def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) -> ServiceError:
-    """The typed error for a non-success answer; never includes request headers (and so never the key)."""
+def _seconds(text: str | None, unit: float) -> float | None:
+    try:
+        value = float(text) if text else math.nan
+    except ValueError:
+        return None
+    return value * unit if math.isfinite(value) and value >= 0 else None
+
+
+def _http_date_wait(text: str | None, now: datetime | None) -> float | None:
+    try:
+        when = parsedate_to_datetime(text) if text else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    # RFC 9110 dates are always GMT; `-0000` parses to a naive datetime.
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def error_from_response(
+    status: int, body: bytes, headers: Mapping[str, str], *, max_wait: float | None = None
+) -> ServiceError:
+    """The typed error for a non-success answer; never includes request headers (and so never the key).
+
+    A 429's `retry_after` is at most `max_wait` seconds.
+    """
     code, inner, message = _error_fields(body)
     lower = {k.lower(): v for k, v in headers.items()}
     request_id = lower.get("apim-request-id") or lower.get("x-ms-request-id") or lower.get("x-request-id")
     kwargs: dict[str, Any] = {"status": status, "code": code, "inner_code": inner, "request_id": request_id}
     if status == 429:
-        return ThrottledError(message, retry_after=retry_after(headers), **kwargs)
+        return ThrottledError(message, retry_after=retry_after(headers, cap=max_wait), **kwargs)
     if status in (401, 403):
         return AuthenticationError(message + _AUTH_HINT, **kwargs)
     if status == 404:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ctc_spark.config import Secret
 from ctc_spark.engine.ledger.http import LedgerHTTP
 from ctc_spark.engine.ledger.sink import DeltaSink, RunTarget
-from ctc_spark.engine.ledger.writer import LedgerWriter, WriterTimings
+from ctc_spark.engine.ledger.writer import LedgerWriter
 from ctc_spark.io.tables import TableLocation
 
 if TYPE_CHECKING:
@@ -29,7 +29,16 @@ class LedgerService:
     """The writer of one run, served over HTTP at `url` when `serve` (else called in-process: `InProcessLink`)."""
 
     def __init__(
-        self,
+        self, sink: DeltaSink, writer: LedgerWriter, *, serve: bool, host: str = "127.0.0.1", bind: str | None = None
+    ) -> None:
+        self.target = sink.target
+        self.token = Secret(secrets.token_urlsafe(24))
+        self.writer = writer
+        self.front = LedgerHTTP(self.writer, self.token, host=host, bind=bind) if serve else None
+
+    @classmethod
+    def for_run(
+        cls,
         spark: SparkSession,
         location: TableLocation,
         target: RunTarget,
@@ -37,22 +46,13 @@ class LedgerService:
         serve: bool,
         host: str = "127.0.0.1",
         bind: str | None = None,
-        timings: WriterTimings | None = None,
-        before_jobs: Callable[[], object] | None = None,
-        fence: Callable[[], object] | None = None,
         fenced: Callable[[Any], Any] | None = None,
-        expected_docs: int | None = None,
-    ) -> None:
-        self.target = target
-        self.token = Secret(secrets.token_urlsafe(24))
-        self.writer = LedgerWriter(
-            DeltaSink(spark, location, target, fenced=fenced),
-            timings=timings,
-            before_jobs=before_jobs,
-            fence=fence,
-            expected_docs=expected_docs,
-        )
-        self.front = LedgerHTTP(self.writer, self.token, host=host, bind=bind) if serve else None
+        **writer: Any,
+    ) -> LedgerService:
+        """The ledger of the run `target` into the tables at `location`; `fenced` wraps every write's source
+        (`DeltaSink`), `writer` goes to `LedgerWriter`."""
+        sink = DeltaSink(spark, location, target, fenced=fenced)
+        return cls(sink, LedgerWriter(sink, **writer), serve=serve, host=host, bind=bind)
 
     def __repr__(self) -> str:
         return f"LedgerService(url={self.url!r}, run_id={self.target.run_id!r})"

@@ -5,18 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = [
     "ERR_DOCUMENT_TOO_LARGE",
     "ERR_EMPTY_DOCUMENT",
     "ERR_INVALID_ENCODING",
-    "ERR_MISSING_RESULT",
     "ERR_NULL_DOCUMENT",
     "Batch",
     "PlannedDoc",
     "batch_id",
-    "job_rows_to_docs",
     "pack",
     "text_sha256",
     "validate_text",
@@ -26,7 +23,6 @@ ERR_NULL_DOCUMENT = "NullDocument"
 ERR_EMPTY_DOCUMENT = "EmptyDocument"
 ERR_DOCUMENT_TOO_LARGE = "DocumentTooLarge"
 ERR_INVALID_ENCODING = "InvalidEncoding"  # bytes that are not UTF-8: a Latin-1 file, a binary column
-ERR_MISSING_RESULT = "MissingResult"
 
 
 @dataclass(frozen=True)
@@ -93,58 +89,3 @@ def pack(docs: Iterable[PlannedDoc], *, max_docs: int, max_chars: int, scope: st
         chars += size
     if current:
         yield Batch(batch_id(scope, current), tuple(current))
-
-
-def job_rows_to_docs(job: Any, doc_ids: Sequence[str], sha256s: Sequence[str]) -> list[dict[str, Any]]:
-    """One result row per sent document of a finished job; positional ids map back to the batch's doc ids.
-
-    A document the service did not mention gets a `MissingResult` error row, so nothing is silently lost.
-    """
-    by_pos = {d.id: d for d in job.documents}
-    out: list[dict[str, Any]] = []
-    for pos, (doc_id, sha) in enumerate(zip(doc_ids, sha256s, strict=True)):
-        base = {
-            "row_type": "doc",
-            "batch_id": None,
-            "doc_id": doc_id,
-            "text_sha256": sha,
-            "job_id": job.job_id,
-            "category": None,
-            "confidence": None,
-            "error_code": None,
-            "error_message": None,
-        }
-        doc = by_pos.get(str(pos))
-        if doc is None:
-            out.append(
-                {
-                    **base,
-                    "error_code": ERR_MISSING_RESULT,
-                    "error_message": "no result for this document",
-                    "classes": [],
-                }
-            )
-        elif doc.error_code:
-            out.append(
-                {
-                    **base,
-                    "error_code": doc.error_code,
-                    "error_message": doc.error_message,
-                    "classes": [],
-                    "characters": doc.characters,
-                }
-            )
-        else:
-            # Multi-label may legitimately return no class above the threshold: a result with no top class.
-            top = max(doc.classes, key=lambda c: c.confidence) if doc.classes else None
-            classes = [{"category": c.category, "confidence": c.confidence} for c in doc.classes]
-            out.append(
-                {
-                    **base,
-                    "category": top.category if top else None,
-                    "confidence": top.confidence if top else None,
-                    "classes": classes,
-                    "characters": doc.characters,
-                }
-            )
-    return out

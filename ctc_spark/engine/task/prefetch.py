@@ -10,7 +10,10 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ctc_spark.engine.task.protocol import BatchRow
 
 __all__ = ["BUFFER_BATCHES", "Prefetcher"]
 
@@ -21,7 +24,7 @@ _END = object()
 class Prefetcher:
     """Reads rows on a thread into a bounded queue; the scheduler takes what is ready without blocking its loop.
 
-    The bound keeps the driver's memory flat whatever the corpus size: the reader waits while the queue is full.
+    It is the scheduler's `protocol.BatchSource`: `rows` yields `BatchRow`s, as dicts or Spark `Row`s. The bound keeps the driver's memory flat whatever the corpus size: the reader waits while the queue is full.
     """
 
     def __init__(self, rows: Iterator[Any], buffer: int) -> None:
@@ -42,13 +45,13 @@ class Prefetcher:
         self._wake = wake
         wake()
 
-    def take_ready(self, n: int) -> tuple[list[dict[str, Any]], bool]:
+    def take_ready(self, n: int) -> tuple[list[BatchRow], bool]:
         """Up to `n` rows that are ready now, and whether the input is exhausted.
 
         Raises:
             BaseException: whatever reading the input raised (a failed Spark job).
         """
-        out: list[dict[str, Any]] = []
+        out: list[BatchRow] = []
         while len(out) < n and not self._done:
             try:
                 item = self._queue.get_nowait()
@@ -63,26 +66,6 @@ class Prefetcher:
                 return out, False  # these rows first; the failure on the next call
             raise self._failure
         return out, self._done
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        """Blocking iteration, for a caller without an event loop.
-
-        Raises:
-            StopIteration: the input is exhausted.
-        """
-        if self._done:
-            raise StopIteration
-        item = self._queue.get()
-        if item is _END:
-            self._done = True
-            if self._failure is not None:
-                raise self._failure
-            raise StopIteration
-        result: dict[str, Any] = item
-        return result
 
     def close(self) -> None:
         self._stop.set()

@@ -1,4 +1,4 @@
-"""Executor side of a run: one long task per slot drives its partition's batches to terminal outcomes.
+"""A streaming task's entry points: one long task per slot drives its batches to terminal outcomes.
 
 `stream_partition` (the mapInArrow body) reads the partition on a thread and runs one `Scheduler`
 (`scheduler.py`) on a new event loop, with a client per resource and a link to the driver's ledger;
@@ -9,41 +9,57 @@ and job states reach the driver through the ledger, not through the task's outpu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from ctc_spark.config import ResourceSettings, ServiceSettings
+from ctc_spark.engine.ledger.protocol import arrow_schema
 from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
 from ctc_spark.engine.task.scheduler import READ_CHUNK, Scheduler
-from ctc_spark.engine.task.settings import ExecutorPlan
+from ctc_spark.engine.task.settings import TaskSettings
 from ctc_spark.engine.task.throttle import AdaptiveLimiter
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ACTION_SCHEMA", "OUTPUT_SCHEMA", "drive_rows", "stream_partition"]
+    from ctc_spark.engine.ledger.protocol import Ledger
+    from ctc_spark.engine.task.protocol import AnalyzeClient, BatchSource
+    from ctc_spark.service.transport import RateLimiter
 
-ACTION_SCHEMA = (
-    "action STRING, batch_id STRING, resource STRING, doc_ids ARRAY<STRING>, texts ARRAY<STRING>, "
-    "text_sha256s ARRAY<STRING>, job_id STRING, operation_location STRING, submitted_at DOUBLE, attempts INT"
-)
+__all__ = ["OUTPUT_SCHEMA", "TaskCounters", "drive_rows", "stream_partition"]
+
+_T = TypeVar("_T")
+
 OUTPUT_SCHEMA = (
     "resource STRING, submits LONG, polls LONG, retries LONG, throttled LONG, resubmits LONG, jobs LONG, "
     "docs LONG, first_call_at DOUBLE"
 )
 
 
-def drive_rows(plan: ExecutorPlan, rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drive batch rows (`ACTION_SCHEMA` dicts) to terminal outcomes on a new event loop; one counter row each resource.
+class TaskCounters(TypedDict):
+    """What a task returns, per resource: its calls (the client's `CallStats`) and its outcomes (on the first)."""
 
-    The same scheduler as a streaming task, for the driver engine. `rows` may also offer
-    `take_ready(n) -> (rows, exhausted)` that never blocks (see `engine/driver.py`).
+    resource: str
+    submits: int
+    polls: int
+    retries: int
+    throttled: int
+    resubmits: int
+    jobs: int
+    docs: int
+    first_call_at: float | None
+
+
+def drive_rows(settings: TaskSettings, source: BatchSource, *, lookup: bool = False) -> list[TaskCounters]:
+    """Drive the source's batches to terminal outcomes on a new event loop; one counter row per resource.
+
+    The same scheduler as a streaming task, for the driver engine (and tests). `lookup` asks the ledger first
+    what an earlier attempt of the task already did.
     """
-    result: list[dict[str, Any]] = _run_loop(_drive(plan, rows))
-    return result
+    return _run_loop(_drive(settings, source, lookup=lookup))
 
 
-def stream_partition(plan: ExecutorPlan, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def stream_partition(settings: TaskSettings, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow body: drive every batch of this partition to a terminal outcome; yield call counters."""
     import pyarrow as pa
 
@@ -53,19 +69,20 @@ def stream_partition(plan: ExecutorPlan, batches: Iterator[pa.RecordBatch]) -> I
     try:
         # Every task asks the ledger what is already committed (an in-memory answer, one per 64 batches): a task
         # retried after a lost executor may run in a new stage attempt, whose attempt numbers restart at 0.
-        rows = _run_loop(_drive(plan, source, lookup=True))
+        rows = _run_loop(_drive(settings, source, lookup=True))
     finally:
         source.close()
-    yield pa.RecordBatch.from_pylist(rows, schema=_output_schema())
+    yield pa.RecordBatch.from_pylist(list(rows), schema=arrow_schema(TaskCounters))
 
 
-def _run_loop(coro: Any) -> Any:
+def _run_loop(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run on uvloop when it is installed (a third of the loop's CPU at high call rates), else asyncio."""
     try:
         import uvloop
     except ImportError:
         return asyncio.run(coro)
-    return uvloop.run(coro)
+    result: _T = uvloop.run(coro)
+    return result
 
 
 def _rows(batches: Iterator[pa.RecordBatch]) -> Iterator[dict[str, Any]]:
@@ -74,66 +91,44 @@ def _rows(batches: Iterator[pa.RecordBatch]) -> Iterator[dict[str, Any]]:
             yield from rb.slice(start, READ_CHUNK).to_pylist()
 
 
-def _output_schema() -> pa.Schema:
-    import pyarrow as pa
+def _real_client(resource: ResourceSettings, service: ServiceSettings, limiter: RateLimiter) -> AnalyzeClient:
+    from ctc_spark.service.runtime import AsyncRuntimeClient
 
-    i = pa.int64()
-    return pa.schema(
-        [
-            ("resource", pa.string()),
-            ("submits", i),
-            ("polls", i),
-            ("retries", i),
-            ("throttled", i),
-            ("resubmits", i),
-            ("jobs", i),
-            ("docs", i),
-            ("first_call_at", pa.float64()),
-        ]
-    )
+    return AsyncRuntimeClient(resource, service, limiter=limiter)
 
 
-def _real_client(resource: ResourceSettings, service: ServiceSettings, limiter: Any) -> tuple[Any, Any, Any]:
-    from ctc_spark.service import AnalyzeDocument, AsyncRuntimeClient, CallStats
-
-    stats = CallStats()
-    return AsyncRuntimeClient(resource, service, limiter=limiter, stats=stats), stats, AnalyzeDocument
-
-
-def _real_link(plan: ExecutorPlan) -> Any:
+def _real_link(settings: TaskSettings) -> Ledger:
     from ctc_spark.engine.ledger.client import LedgerLink
 
-    return LedgerLink(plan.ledger_url, plan.ledger_token)
+    link: Ledger = LedgerLink(settings.ledger_url, settings.ledger_token)
+    return link
 
 
-async def _drive(plan: ExecutorPlan, source: Iterator[dict[str, Any]], *, lookup: bool = False) -> list[dict[str, Any]]:
-    factory = plan.client_factory or _real_client
-    built = {
-        r.name: factory(r, plan.service, AdaptiveLimiter(share, burst_seconds=1.0))
-        for r, share in zip(plan.service.resources, plan.shares, strict=True)
+async def _drive(settings: TaskSettings, source: BatchSource, *, lookup: bool) -> list[TaskCounters]:
+    clock, factory = settings.clock, settings.client_factory or _real_client
+    clients = {
+        r.name: factory(r, settings.service, AdaptiveLimiter(share, clock=clock.monotonic, sleep=clock.sleep))
+        for r, share in zip(settings.service.resources, settings.shares, strict=True)
     }
-    link = (plan.link_factory or _real_link)(plan)
-    task = Scheduler(plan, source, {n: b[0] for n, b in built.items()}, next(iter(built.values()))[2], link, lookup)
+    link = (settings.link_factory or _real_link)(settings)
+    task = Scheduler(settings, source, clients, link, lookup=lookup)
     try:
         await task.run()
     finally:
-        for client, _, _ in built.values():
+        for client in clients.values():
             await client.aclose()
         await link.aclose()
-    out = []
-    for i, (name, (_, stats, _)) in enumerate(built.items()):
-        mine = task.counts if i == 0 else {}
-        out.append(
-            {
-                "resource": name,
-                "submits": stats.submits,
-                "polls": stats.polls,
-                "retries": stats.retries,
-                "throttled": stats.throttled,
-                "resubmits": mine.get("resubmits", 0),
-                "jobs": mine.get("jobs", 0),
-                "docs": mine.get("docs", 0),
-                "first_call_at": task.first_call_at,
-            }
+    return [
+        TaskCounters(
+            resource=name,
+            submits=client.stats.submits,
+            polls=client.stats.polls,
+            retries=client.stats.retries,
+            throttled=client.stats.throttled,
+            resubmits=task.counts["resubmits"] if i == 0 else 0,
+            jobs=task.counts["jobs"] if i == 0 else 0,
+            docs=task.counts["docs"] if i == 0 else 0,
+            first_call_at=task.first_call_at,
         )
-    return out
+        for i, (name, client) in enumerate(clients.items())
+    ]

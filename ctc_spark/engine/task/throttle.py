@@ -9,6 +9,7 @@ time (additive increase, multiplicative decrease), never above the task's share.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -76,7 +77,10 @@ class AdaptiveLimiter:
     def on_throttled(self, retry_after: float | None) -> None:
         self.throttled += 1
         self._bucket.rate = max(self.target * 0.05, self._bucket.rate * 0.5)
-        self._paused_until = max(self._paused_until, self._clock() + (retry_after if retry_after else 1.0))
+        # The client caps Retry-After at service.max_retry_seconds; a value that is not a finite positive number
+        # (however it got here) pauses the default second, never forever.
+        pause = retry_after if retry_after is not None and 0 < retry_after < math.inf else 1.0
+        self._paused_until = max(self._paused_until, self._clock() + pause)
 
     def on_success(self) -> None:
         if self._bucket.rate < self.target:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ctc_spark.engine import run as run_module
+from ctc_spark.engine.engines import Engine
 
 pytestmark = pytest.mark.integration
 
@@ -41,9 +42,9 @@ def _driver_engine_only(spark, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any test here that would run the executor engine: this tier is the driver engine's."""
     chosen = run_module.select_engine
 
-    def select(configured: str, session: object) -> str:
+    def select(configured: str, session: object) -> Engine:
         engine = chosen(configured, session)
-        assert engine == "driver", f"a Spark Connect session got the {engine} engine"
+        assert engine.name == "driver", f"a Spark Connect session got the {engine} engine"
         return engine
 
     monkeypatch.setattr(run_module, "select_engine", select)

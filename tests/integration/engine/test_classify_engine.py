@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
-from ctc_spark.engine.ledger.tables import RESULTS, RUNS
+from ctc_spark.engine.ledger.tables import JOBS, RESULTS, RUNS
 from ctc_spark.engine.run import run_classification
 from ctc_spark.errors import InputError
 from ctc_spark.io.tables import TableLocation, read_table
@@ -241,6 +242,37 @@ def test_faults_still_give_exactly_one_row_per_document(spark, make_emulator, tm
     assert summary.throttled >= 1 and summary.retries >= 1
     stats = server.stats()
     assert stats["throttled"] >= 1
+
+
+def test_a_document_the_service_refuses_inside_a_batch_leaves_the_others_classified(
+    spark, deployed, tmp_path: Path
+) -> None:
+    from ctc_spark.emulator import FaultProfile
+
+    docs = generate_corpus(25, n_classes=5, seed=25)
+    refused = docs[11].id
+    texts = {d.id: (d.text + " ") * 40 if d.id == refused else d.text for d in docs}
+    assert len(texts[refused]) > 3000 > max(len(t) for i, t in texts.items() if i != refused)
+    df = spark.createDataFrame([(i, t) for i, t in texts.items()], "id STRING, text STRING").coalesce(1)
+    tables = str(tmp_path / "tables")
+    deployed.set_faults(FaultProfile(refuse_documents_over=3000))  # a 400 for any request that holds it
+    try:
+        summary = run_classification(
+            df, project="tickets", deployment="prod", kind="single", tables=tables, settings=_settings(deployed)
+        )
+    finally:
+        deployed.set_faults(FaultProfile())
+    assert (summary.input_docs, summary.succeeded_docs, summary.errored_docs) == (25, 24, 1)
+    rows = {r.doc_id: r for r in _results(spark, tables, "tickets").collect()}
+    assert sorted(rows) == sorted(texts)
+    assert {i for i, r in rows.items() if r.error_code} == {refused}
+    assert rows[refused].error_code == "RequestRejected" and "InvalidDocument" in rows[refused].error_message
+    assert all(r.category for i, r in rows.items() if i != refused)
+    jobs = read_table(spark, TableLocation.parse(tables), JOBS).filter("status = 'rejected'").collect()
+    # The batch of 25 was refused, then each half that held the document, down to the document alone.
+    sizes = sorted(len(j.doc_ids) for j in jobs)
+    assert sizes[0] == 1 and sizes[-1] == 25 and all(b // 2 <= a <= (b + 1) // 2 for a, b in itertools.pairwise(sizes))
+    assert all(refused in j.doc_ids for j in jobs) and min(jobs, key=lambda j: len(j.doc_ids)).doc_ids == [refused]
 
 
 def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulator, tmp_path: Path) -> None:

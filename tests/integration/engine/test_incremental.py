@@ -212,7 +212,9 @@ def test_the_cli_prints_the_plan_and_refuses_over_the_cap(
     out = capsys.readouterr().out
     assert "plan: 60 documents: 60 to send, 0 to skip, 0 invalid" in out and "text records billed" in out
     assert "nothing was sent or written (model m2)" in out and not tables.exists()
-    assert main([*args, "--max-text-records", "1"]) == 1
+    with pytest.raises(SystemExit) as refused:
+        main([*args, "--max-text-records", "1"])
+    assert refused.value.code == 1
     err = capsys.readouterr().err
     assert "more than --max-text-records 1; nothing was sent" in err
     assert server.stats()["submits"] == before["submits"]

@@ -1,7 +1,9 @@
-"""Every query in sql/ runs against real result tables written by a small classification, so none can rot."""
+"""Every query in sql/, and every dataset of the Databricks dashboard, runs against real result tables written by
+a small classification, so none can rot."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -56,6 +58,7 @@ def _run(spark, name: str, **args: str) -> list:
 
 def test_every_query_is_covered() -> None:
     covered = {"result_classes.sql", "class_counts.sql", "errors_by_code.sql", "run_history.sql"}
+    covered |= {"error_rate.sql", "run_throughput.sql"}
     assert {p.name for p in QUERIES} == covered | {"documents_by_model.sql"}
 
 
@@ -95,3 +98,38 @@ def test_documents_by_model_selects_one_model(spark, tables: str) -> None:
     rows = _run(spark, "documents_by_model.sql", tables=tables, model_label=labels[0])
     assert len(rows) == results.filter(results.model_label == labels[0]).count() > 0
     assert {r.model_label for r in rows} == {labels[0]}
+
+
+def test_error_rate_counts_the_runs_finished_in_the_last_day(spark, tables: str) -> None:
+    (row,) = _run(spark, "error_rate.sql", tables=tables)
+    assert (row.runs, row.errored_docs, row.classified_docs) == (1, 1, 41)
+    assert row.error_rate == pytest.approx(1 / 41)
+
+
+def test_run_throughput_has_one_row_per_finished_run(spark, tables: str) -> None:
+    (row,) = _run(spark, "run_throughput.sql", tables=tables)
+    run = spark.table(f"{tables}.runs").collect()[0]
+    assert (row.run_id, row.classified_docs, row.text_records) == ("sql-queries", 41, run.text_records)
+    assert row.calls == run.submits + run.polls > 0 and row.docs_per_second > 0
+    assert row.text_records_per_doc == pytest.approx(run.text_records / 41, abs=0.01)
+
+
+def _dashboard_datasets() -> dict[str, str]:
+    content = json.loads((REPO / "resources" / "ctc_spark.lvdash.json").read_text(encoding="utf-8"))
+    return {d["name"]: "".join(d["queryLines"]) for d in content["datasets"]}
+
+
+def test_every_dashboard_dataset_runs_in_the_schema_the_dashboard_names(spark, tables: str) -> None:
+    """The bundle sets the dashboard's dataset_catalog/dataset_schema: its queries name tables without them."""
+    catalog, schema = tables.split(".")
+    previous = spark.catalog.currentDatabase()
+    spark.catalog.setCurrentDatabase(schema)
+    try:
+        assert spark.catalog.currentCatalog() == catalog
+        rows = {name: spark.sql(query).collect() for name, query in _dashboard_datasets().items()}
+    finally:
+        spark.catalog.setCurrentDatabase(previous)
+    assert rows["error_rate"][0].error_rate == pytest.approx(1 / 41)
+    assert sum(r.documents for r in rows["class_counts"]) == 40
+    assert [(r.error_code, r.documents) for r in rows["errors_by_code"]] == [("EmptyDocument", 1)]
+    assert [r.run_id for r in rows["run_history"]] == [r.run_id for r in rows["run_throughput"]] == ["sql-queries"]

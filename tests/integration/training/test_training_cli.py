@@ -78,22 +78,23 @@ def test_train_evaluate_deploy_swap_and_projects(spark, config: Path, tmp_path: 
 
 def test_cli_errors_are_one_clear_line(spark, config: Path, tmp_path: Path, capsys) -> None:
     missing = tmp_path / "nothing-here"
-    code = main(
-        [
-            "--config",
-            str(config),
-            "train",
-            "--project",
-            "x",
-            "--kind",
-            "single",
-            "--labels",
-            str(missing),
-            "--model",
-            "m",
-            "--tables",
-            str(tmp_path / "t"),
-        ]
-    )
-    assert code == 1
+    with pytest.raises(SystemExit) as failed:
+        main(
+            [
+                "--config",
+                str(config),
+                "train",
+                "--project",
+                "x",
+                "--kind",
+                "single",
+                "--labels",
+                str(missing),
+                "--model",
+                "m",
+                "--tables",
+                str(tmp_path / "t"),
+            ]
+        )
+    assert failed.value.code == 1
     assert f"input path does not exist: {missing}" in capsys.readouterr().err

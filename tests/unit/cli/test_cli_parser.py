@@ -60,6 +60,21 @@ def test_usage_mistakes_exit_2_through_argparse(argv: list[str], capsys: pytest.
     assert "usage: ctc-spark" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--project", "a?b"), ("--project", "../other"), ("--deployment", "prod/../x")]
+)
+def test_a_name_the_service_refuses_is_a_one_line_usage_error(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["classify", *CLASSIFY]
+    argv[argv.index(flag) + 1] = value
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and repr(value) in errors[0]
+
+
 @pytest.mark.parametrize("where", ["after", "before"])
 def test_a_misspelt_key_fails_before_spark_naming_it(
     where: str, bad_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -72,7 +87,9 @@ def test_a_misspelt_key_fails_before_spark_naming_it(
     monkeypatch.setattr(session, "get_spark", no_spark)
     config = ["--config", str(bad_config)]
     argv = ["classify", *CLASSIFY, *config] if where == "after" else [*config, "classify", *CLASSIFY]
-    assert main(argv) == 1
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
     err = capsys.readouterr().err
     assert "cals_per_minute" in err and "did you mean calls_per_minute?" in err and str(bad_config) in err
 
@@ -97,7 +114,9 @@ def test_bad_tables_and_run_ids_are_refused_in_one_line_before_spark(
 
     monkeypatch.setattr(session, "get_spark", no_spark)
     argv = ["classify", *CLASSIFY[:-1], tables, *(["--run-id", run_id] if run_id else [])]
-    assert main(argv) == 1
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
     err = capsys.readouterr().err
     assert named in err and err.count("\n") == 1, err
 
@@ -106,7 +125,9 @@ def test_jobs_entry_point_takes_the_same_flags(bad_config: Path, capsys: pytest.
     def run(argv: list[str]) -> int:
         return run_entry_point("jobs/classify.py", "Classify.", add_classify_arguments, run_classify, argv)
 
-    assert run([*CLASSIFY, "-v", "--config", str(bad_config)]) == 1
+    with pytest.raises(SystemExit) as failed:
+        run([*CLASSIFY, "-v", "--config", str(bad_config)])
+    assert failed.value.code == 1
     assert "did you mean calls_per_minute?" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         run(["--project", "p"])
