@@ -5,6 +5,7 @@ its holder's renewals, writes and release touch nothing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -236,7 +237,8 @@ def test_a_run_stopped_past_its_deadline_while_another_takes_over_pays_nothing_t
         first.wait(timeout=600)
     output = log.read_text()
     assert first.returncode == 1, f"the first run should fail once resumed: {output[-2000:]}"
-    assert "run first stopped: its lease was not renewed" in output, output[-2000:]
+    # Whichever notices first on SIGCONT: the deadline (check) or the renewal that matches nothing (heartbeat).
+    assert re.search(r"error: run first stopped: (its lease was not renewed|another run took its lease over)", output)
     rows = read_table(spark, TableLocation.parse(str(tables)), RESULTS).collect()
     assert len(rows) == len({r.doc_id for r in rows}) == 400
     assert {r.run_id for r in rows} == {"second"}, "no document is written by both runs"
