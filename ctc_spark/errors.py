@@ -15,6 +15,7 @@ CTCError
 ├── DeadlineExceededError            waiting for an operation ran past its deadline
 ├── LedgerError                      the driver's ledger could not commit, or refused an executor
 ├── RunInProgressError               another run holds the lease on these tables, project and deployment
+├── LeaseLostError                   this run's lease was taken over, or not renewed in time: it must stop
 ├── BudgetExceededError              a run's plan bills more text records than `--max-text-records` allows
 └── ReconciliationError              a run's document counts do not add up
 """
@@ -33,6 +34,7 @@ __all__ = [
     "InputError",
     "InvalidRequestError",
     "JobFailedError",
+    "LeaseLostError",
     "LedgerError",
     "NotFoundError",
     "ReconciliationError",
@@ -175,6 +177,26 @@ class RunInProgressError(CTCError):
         super().__init__(message)
         self.run_id = run_id
         self.started_at = started_at
+
+
+class LeaseLostError(CTCError):
+    """This run no longer holds its lease (another run took it over, or it was not renewed in time): it stops
+    submitting and writing, and fails."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tables: str | None = None,
+        project: str | None = None,
+        deployment: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.tables = tables
+        self.project = project
+        self.deployment = deployment
+        self.run_id = run_id
 
 
 class BudgetExceededError(CTCError):

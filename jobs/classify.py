@@ -1,7 +1,7 @@
 """spark-submit entry point: classify a corpus into Delta tables.
 
     spark-submit --jars .jars/delta-spark_2.13-4.0.1.jar,.jars/delta-storage-4.0.1.jar \
-        jobs/classify.py --project P --deployment D --kind single --input corpus/ --tables out/tables
+        jobs/classify.py --project P --deployment D --kind single --input corpus/ --tables ./out/tables
 
 Takes the same arguments as `ctc-spark classify` (see --help), plus --config.
 """

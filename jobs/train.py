@@ -1,7 +1,7 @@
 """spark-submit entry point: train a custom text classification model from labelled data.
 
     spark-submit --jars .jars/delta-spark_2.13-4.0.1.jar,.jars/delta-storage-4.0.1.jar \
-        jobs/train.py --project P --kind single --labels labelled/ --model m1 --tables out/tables
+        jobs/train.py --project P --kind single --labels labelled/ --model m1 --tables ./out/tables
 
 Takes the same arguments as `ctc-spark train` (see --help), plus --config.
 """

@@ -30,7 +30,7 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, help="input format (default: guessed from the path)")
     parser.add_argument("--id-col", default="id", help="document id column (default: id)")
     parser.add_argument("--text-col", default="text", help="document text column (default: text)")
-    parser.add_argument("--tables", required=True, help="a folder for the Delta tables, or catalog.schema")
+    parser.add_argument("--tables", required=True, help="catalog.schema, or a folder: absolute, ./relative or a URI")
     parser.add_argument("--run-id", help="name this run (default: a timestamp and a random suffix)")
     parser.add_argument("--force", action="store_true", help="classify again documents already classified")
     parser.add_argument(
@@ -72,7 +72,7 @@ def register(subparsers: Any) -> None:
     add_classify_arguments(p)
     p.set_defaults(func=run_classify)
     r = subparsers.add_parser("runs", help="list recent runs and their counts")
-    r.add_argument("--tables", required=True, help="a folder for the Delta tables, or catalog.schema")
+    r.add_argument("--tables", required=True, help="catalog.schema, or a folder: absolute, ./relative or a URI")
     r.add_argument("--limit", type=int, default=20, help="how many runs (default: 20)")
     r.set_defaults(func=run_runs)
 
@@ -81,10 +81,15 @@ def run_classify(args: argparse.Namespace) -> int:
     """Read the input, run the classification, print the summary; 0 when it reconciles."""
     from ctc_spark.config import load_settings
     from ctc_spark.engine.run import run_classification
+    from ctc_spark.engine.run_id import check_run_id
     from ctc_spark.io.inputs import read_input
     from ctc_spark.io.session import get_spark
+    from ctc_spark.io.tables import TableLocation
 
     settings = load_settings(args.config)
+    tables = TableLocation.parse(args.tables)  # refused before a Spark session starts
+    if args.run_id is not None:
+        check_run_id(args.run_id)
     if getattr(args, "engine", None):
         settings = replace(settings, engine=replace(settings.engine, engine=args.engine))
     # Local workers must run this interpreter (pyarrow, httpx); spark-submit and Databricks set their own.
@@ -96,7 +101,7 @@ def run_classify(args: argparse.Namespace) -> int:
         project=args.project,
         deployment=args.deployment,
         kind=args.kind,
-        tables=args.tables,
+        tables=tables,
         settings=settings,
         run_id=args.run_id,
         force=args.force,

@@ -40,7 +40,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--split-col", help="manual split: a column holding Train or Test")
     parser.add_argument("--model", required=True, type=name_argument("model"), help="the model label to train")
     parser.add_argument("--training-config-version", default="latest")
-    parser.add_argument("--tables", required=True, help="a folder for the Delta tables, or catalog.schema")
+    parser.add_argument("--tables", required=True, help="catalog.schema, or a folder: absolute, ./relative or a URI")
     parser.add_argument("--container", help="Blob container (default: storage.container in the config)")
     parser.add_argument("--wait", action="store_true", help="if a training job is running, wait for it, then train")
     parser.add_argument("--report", help="also write the evaluation report into this folder")
@@ -85,10 +85,16 @@ def _projects_usage(args: argparse.Namespace) -> str | None:
 
 @contextlib.contextmanager
 def _client(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
-    """The settings and an authoring client for the primary resource, closed when the command ends."""
+    """The settings and an authoring client for the primary resource, closed when the command ends.
+
+    A `--tables` that is neither a schema nor clearly a folder is refused first, before any training is paid for.
+    """
     from ctc_spark.config import load_settings
+    from ctc_spark.io.tables import TableLocation
     from ctc_spark.service import AuthoringClient
 
+    if getattr(args, "tables", None):
+        TableLocation.parse(args.tables)
     settings = load_settings(args.config)
     with AuthoringClient(settings.service.primary, settings.service) as client:
         yield settings, client

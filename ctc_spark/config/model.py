@@ -131,6 +131,12 @@ class EngineSettings:
         2000, "most submitted-but-uncommitted jobs: what a crash can make you pay twice", positive=True
     )
     job_deadline_seconds: float = _opt(3600.0, "a job still running after this is recorded as expired", positive=True)
+    lease_renew_seconds: float = _opt(
+        60.0, "a run whose lease was not renewed for this long stops and fails (< lease_stale_seconds)", positive=True
+    )
+    lease_stale_seconds: float = _opt(
+        120.0, "a lease not renewed for this long is taken over by another run", positive=True
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from ctc_spark.engine.engines import Engine
+    from ctc_spark.engine.lease import RunLease
 
 __all__ = ["Kind", "RunContext", "RunSummary", "timed"]
 
@@ -73,6 +74,7 @@ class RunContext:
     fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
     fence: Callable[[], object] | None = None  # raises once the run no longer holds its lease
     opened: futures.Future[None] | None = None  # the `runs` row of a running run: committed before any job id
+    lease: RunLease | None = None  # held while the run writes (None for a dry run): `check()` before writing
     model: DeploymentModel = field(default_factory=DeploymentModel)
     started: float = field(default_factory=time.monotonic)
     started_epoch: float = field(default_factory=time.time)

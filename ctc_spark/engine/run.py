@@ -12,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import Settings
@@ -29,11 +27,12 @@ from ctc_spark.engine.planning.inputs import check_unique_ids, normalise_input, 
 from ctc_spark.engine.planning.model import check_skip_by, read_deployment_model
 from ctc_spark.engine.planning.queries import deployment_results, done_pairs, open_candidates, open_jobs
 from ctc_spark.engine.record import reconcile, record_run
+from ctc_spark.engine.run_id import check_run_id, new_run_id, reused_run_error
 from ctc_spark.engine.stage import preview_plan, run_stream
-from ctc_spark.errors import InputError
+from ctc_spark.errors import InputError, LeaseLostError
 from ctc_spark.io.connect import is_connect
 from ctc_spark.io.evolution import add_missing_columns
-from ctc_spark.io.tables import TableLocation
+from ctc_spark.io.tables import TableLocation, read_table, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -76,7 +75,8 @@ def run_classification(
         kind: "single" or "multi" label.
         tables: a folder for the Delta tables, or `catalog.schema`.
         settings: from `load_settings`.
-        run_id: name this run (default: a timestamp and a random suffix).
+        run_id: name this run (default: a timestamp and a random suffix): 1 to 100 letters, digits, `.`, `_`
+            or `-`, never used before in these tables.
         force: classify again documents already classified with the same text.
         id_col: the id column.
         text_col: the text column.
@@ -93,6 +93,8 @@ def run_classification(
 
     Raises:
         RunInProgressError: another run holds the lease and `wait` is false.
+        LeaseLostError: another run took the lease over (this run was stopped past `engine.lease_renew_seconds`).
+        ConfigError: `tables` or `run_id` is not valid, or `run_id` names an earlier run in these tables.
         InputError: a column is missing, or ids are null or duplicated.
         ReconciliationError: some input document has no terminal row at the end.
         BudgetExceededError: the plan bills more than `max_text_records`; nothing was sent.
@@ -107,7 +109,7 @@ def run_classification(
         project,
         deployment,
         kind,
-        RunSummary(run_id or _new_run_id()),
+        RunSummary(check_run_id(run_id) if run_id is not None else new_run_id()),
         progress or (lambda msg: log.info("%s", msg)),
         select_engine(settings.engine.engine, spark),
         skip_by=check_skip_by(skip_by),
@@ -120,7 +122,22 @@ def run_classification(
     docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source)
     # Serverless has no caching API: under Spark Connect the input is read again instead of persisted.
     docs = docs if is_connect(spark) else docs.persist(StorageLevel.MEMORY_AND_DISK)
-    lease = None if dry_run else RunLease(spark, location, project, deployment, run.summary.run_id)
+    engine = settings.engine
+    lease = (
+        None
+        if dry_run
+        else RunLease(
+            spark,
+            location,
+            project,
+            deployment,
+            run.summary.run_id,
+            renew_seconds=engine.lease_renew_seconds,
+            stale_seconds=engine.lease_stale_seconds,
+        )
+    )
+    run.lease = lease
+    run.fence = lease.check if lease is not None else None
     pool = ThreadPoolExecutor(4, thread_name_prefix="ctc-open")
     try:
         _open(run, pool, docs, lease, source=source, wait=wait)
@@ -154,9 +171,26 @@ def _run_leased(run: RunContext, pool: ThreadPoolExecutor, docs: DataFrame, *, f
         with contextlib.suppress(BaseException):
             opened.result()
         run.summary.duration_seconds = time.monotonic() - run.started
-        record_run(run, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        lost = _lost_lease(run, exc)
+        record_run(run, "failed", error=f"{type(lost or exc).__name__}: {lost or exc}"[:2000])
+        if lost is not None and lost is not exc:
+            raise lost from exc
         raise
     return run.summary
+
+
+def _lost_lease(run: RunContext, exc: BaseException) -> LeaseLostError | None:
+    """The `LeaseLostError` behind a failure: the error itself, or the lease's when it was lost meanwhile (a run
+    whose lease is taken over fails because of that, whatever step noticed first)."""
+    if isinstance(exc, LeaseLostError):
+        return exc
+    if run.lease is None:
+        return None
+    try:
+        run.lease.check()
+    except LeaseLostError as lost:
+        return lost
+    return None
 
 
 def classify(
@@ -280,11 +314,22 @@ def _ensure_tables(run: RunContext) -> set[str]:
     for name, schema in ((ledger.RESULTS, ledger.RESULTS_SCHEMA), (ledger.RUNS, ledger.RUNS_SCHEMA)):
         if name not in created:
             add_missing_columns(run.spark, run.tables, name, schema)
+    if ledger.RUNS not in created:
+        _refuse_reused_run_id(run)
     return created
 
 
-def _new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+def _refuse_reused_run_id(run: RunContext) -> None:
+    """Refuse a run id that names an earlier run in these tables: its `runs` row would be overwritten.
+
+    Raises:
+        ConfigError: names the run id and the earlier run's project, deployment and status.
+    """
+    run_id = run.summary.run_id
+    runs = read_table(run.spark, run.tables, ledger.RUNS)
+    earlier = runs.where(f"run_id = {sql_string(run_id)}").select("project_name", "deployment_name", "status").first()
+    if earlier is not None:
+        raise reused_run_error(run_id, earlier.project_name, earlier.deployment_name, earlier.status)
 
 
 def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService | None:
@@ -307,7 +352,13 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
             # than the plan counted, and unlike a local checkpoint it survives the loss of an executor. A dry run
             # writes nothing: its plan stays a plain (lazy) DataFrame.
-            pending = planned if run.dry_run else cleanup.enter_context(frozen_plan(planned, run.tables, s.run_id))
+            pending = (
+                planned
+                if run.dry_run
+                else cleanup.enter_context(
+                    frozen_plan(planned, run.tables, project=run.project, deployment=run.deployment, run_id=s.run_id)
+                )
+            )
             counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
             resuming = any_open is not None and any_open.result()
         todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)
@@ -329,6 +380,8 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
         errors = pending.filter(F.col("error_code").isNotNull()).select(
             "doc_id", "text_sha256", "error_code", "error_message"
         )
+        if run.lease is not None:
+            run.lease.check()  # a run stopped past its renewal deadline while planning sends nothing
         service = run_stream(run, valid, resumed, errors if invalid else None, total=todo, sent=todo - invalid)
         t1 = time.monotonic()
         timed(run, "reconciliation", reconcile, run, docs)  # while the ledger commits the last job states

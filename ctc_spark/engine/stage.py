@@ -81,7 +81,8 @@ def run_stream(
         ),
         expected_docs=sent,
         before_jobs=run.opened.result if run.opened else None,  # no job id before the run's `runs` row
-        fence=run.fence,
+        fence=run.fence,  # the lease's check: before every write and every task call
+        fenced=run.lease.fence if run.lease is not None else None,  # every write's source reads the lease row
     )
     outputs: list[TaskCounters] = []
     launched = time.time()

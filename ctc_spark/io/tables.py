@@ -8,9 +8,9 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.errors import ConfigError, LedgerError
 from ctc_spark.io.connect import is_connect
@@ -28,45 +28,88 @@ __all__ = [
     "ensure_table",
     "is_conflict",
     "merge_rows",
+    "quote_identifier",
     "read_table",
+    "sql_string",
     "table_exists",
+    "update_rows",
 ]
 
 log = logging.getLogger(__name__)
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_METASTORE = re.compile(rf"^{_IDENT}(\.{_IDENT})?$")
+_QUOTED = r"`(?:[^`]|``)+`"
+_PART = rf"(?:{_IDENT}|{_QUOTED})"
+_METASTORE = re.compile(rf"^({_PART})\.({_PART})$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
 _MERGE_ATTEMPTS = 8
 _BACKOFF_SECONDS = 0.25
 _BACKOFF_CAP_SECONDS = 8.0
 
 
+def quote_identifier(name: str) -> str:
+    """`name` as one Spark SQL identifier: backticked, a backtick inside doubled (what the SQL lexer reads back).
+
+    Raises:
+        ConfigError: the name is empty or holds a control character (a newline cannot be quoted).
+    """
+    if not name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ConfigError(f"{name!r} cannot be used as a Spark SQL identifier or path", key="--tables")
+    return "`" + name.replace("`", "``") + "`"
+
+
+def sql_string(value: str) -> str:
+    """`value` as a Spark SQL string literal: single-quoted, backslashes and quotes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _unquote(part: str) -> str:
+    return part[1:-1].replace("``", "`") if part.startswith("`") else part
+
+
 @dataclass(frozen=True)
 class TableLocation:
-    """A folder holding one Delta table per subfolder, or a metastore `catalog.schema` (or `schema`)."""
+    """A folder holding one Delta table per subfolder, or a metastore `catalog.schema`.
+
+    `root` is the folder, or the schema as a SQL identifier (each part backticked when it needs it), so
+    `f"{root}.{table}"` names a table in any statement.
+    """
 
     root: str
     is_metastore: bool
 
     @classmethod
     def parse(cls, value: str) -> TableLocation:
-        """`a.b` or `a` without a slash is a metastore schema; anything else is a path.
+        """`catalog.schema` (plain or backtick-quoted parts) or a path that is clearly one: absolute, `./` or
+        `../`, or a URI (`abfss://...`, `dbfs:/...`).
 
         Raises:
-            ConfigError: the value is empty.
+            ConfigError: the value is empty, or is neither (names the value and says what was expected).
         """
         text = value.strip()
         if not text:
             raise ConfigError("empty tables location", key="--tables")
-        if _METASTORE.match(text) and "." in text:
-            return cls(text, True)
-        return cls(text.rstrip("/") or "/", False)
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+            raise ConfigError(f"--tables {text!r} holds a control character", key="--tables")
+        named = _METASTORE.match(text)
+        if named:
+            parts = [_unquote(p) for p in named.groups()]
+            return cls(".".join(p if re.fullmatch(_IDENT, p) else quote_identifier(p) for p in parts), True)
+        if text.startswith(("/", "./", "../")) or _URI.match(text):
+            return cls(text.rstrip("/") or "/", False)
+        raise ConfigError(
+            f"--tables {text!r} is neither a catalog.schema (letters, digits and _; quote other names in "
+            "backticks, e.g. `main`.`ctc-prod`) nor a path (absolute, ./relative or a URI such as abfss://...)",
+            key="--tables",
+        )
 
     def name(self, table: str) -> str:
-        """An identifier for `spark.table`/`spark.sql`: `cat.schema.table` or delta.`/path/table`."""
+        """An identifier for `spark.table`/`spark.sql`: `cat`.`schema`.`table` or delta.`/path/table`."""
         if self.is_metastore:
-            return ".".join(f"`{part}`" for part in (*self.root.split("."), table))
-        return f"delta.`{self.path(table)}`"
+            named = _METASTORE.match(self.root)
+            parts = [_unquote(p) for p in named.groups()] if named else [self.root]
+            return ".".join(quote_identifier(p) for p in (*parts, table))
+        return f"delta.{quote_identifier(self.path(table))}"
 
     def path(self, table: str) -> str:
         """The table's folder (path locations only).
@@ -76,7 +119,7 @@ class TableLocation:
         """
         if self.is_metastore:
             raise ConfigError(f"{self.root} is a metastore schema, not a folder", key="--tables")
-        return f"{self.root}/{table}"
+        return f"{self.root.rstrip('/')}/{table}"
 
     def __str__(self) -> str:
         return self.root
@@ -97,7 +140,7 @@ def _is_delta_path(spark: SparkSession, path: str) -> bool:
     from pyspark.errors import AnalysisException
 
     try:
-        spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()
+        spark.sql(f"DESCRIBE DETAIL delta.{quote_identifier(path)}").collect()
     except AnalysisException:
         return False
     return True
@@ -165,16 +208,19 @@ def merge_rows(
     update_condition: str | None = None,
     null_safe: bool = True,
     update_columns: Sequence[str] | None = None,
+    update_set: Mapping[str, str] | None = None,
 ) -> None:
     """MERGE `rows` into the table on `keys`: update matches (where `update_condition` holds), insert the rest.
 
     Keys compare null-safe (`<=>`) unless `null_safe` is false, when a null key never matches (always
-    inserted). A match updates every column, or only `update_columns`. Concurrent-commit conflicts are
-    retried a bounded number of times.
+    inserted). A match updates every column, or only `update_columns`; `update_set` maps columns to SQL
+    expressions over `t` (the stored row) and `s` (ours) instead. Concurrent-commit conflicts are retried a
+    bounded number of times.
     """
+    assignments = _assignments(update_columns, update_set)
     if is_connect(spark):
         _retry_conflicts(
-            lambda: _merge_sql(spark, location, table, rows, keys, update_condition, null_safe, update_columns),
+            lambda: _merge_sql(spark, location, table, rows, keys, update_condition, null_safe, assignments),
             f"merge into {table}",
         )
         return
@@ -187,20 +233,43 @@ def merge_rows(
             else DeltaTable.forPath(spark, location.path(table))
         )
         op = "<=>" if null_safe else "="
-        on = " AND ".join(f"t.`{k}` {op} s.`{k}`" for k in keys)
+        on = " AND ".join(f"t.{quote_identifier(k)} {op} s.{quote_identifier(k)}" for k in keys)
         merge = target.alias("t").merge(rows.alias("s"), on)
-        if update_columns is None:
+        if assignments is None:
             merge = merge.whenMatchedUpdateAll(condition=update_condition)
         else:
-            merge = merge.whenMatchedUpdate(condition=update_condition, set={c: f"s.`{c}`" for c in update_columns})
+            merge = merge.whenMatchedUpdate(condition=update_condition, set=dict[str, Any](assignments))
         merge.whenNotMatchedInsertAll().execute()
 
     _retry_conflicts(_merge, f"merge into {table}")
 
 
-def delete_rows(spark: SparkSession, location: TableLocation, table: str, condition: str) -> None:
-    """DELETE the rows matching the SQL `condition` (plain SQL: classic and Connect); conflicts are retried."""
-    _retry_conflicts(lambda: spark.sql(f"DELETE FROM {location.name(table)} WHERE {condition}"), f"delete from {table}")
+def delete_rows(spark: SparkSession, location: TableLocation, table: str, condition: str) -> int:
+    """DELETE the rows matching the SQL `condition` (plain SQL: classic and Connect); returns how many.
+
+    Conflicts are retried. Values in `condition` must be quoted (`sql_string`).
+    """
+    return _counted(spark, f"DELETE FROM {location.name(table)} WHERE {condition}", f"delete from {table}")
+
+
+def update_rows(spark: SparkSession, location: TableLocation, table: str, assignments: str, condition: str) -> int:
+    """UPDATE the rows matching `condition` with `assignments` (SQL `SET` clauses); returns how many it changed.
+
+    An UPDATE never inserts: a row that is gone stays gone. Conflicts are retried.
+    """
+    return _counted(spark, f"UPDATE {location.name(table)} SET {assignments} WHERE {condition}", f"update {table}")
+
+
+def _counted(spark: SparkSession, statement: str, what: str) -> int:
+    """Run a Delta DML statement (eager, classic and Connect) and return its `num_affected_rows`."""
+    found: list[int] = []
+
+    def run() -> None:
+        rows = spark.sql(statement).collect()
+        found.append(int(rows[0][0]) if rows and rows[0][0] is not None else 0)
+
+    _retry_conflicts(run, what)
+    return found[-1]
 
 
 def _merge_sql(
@@ -211,18 +280,18 @@ def _merge_sql(
     keys: Sequence[str],
     update_condition: str | None,
     null_safe: bool,
-    update_columns: Sequence[str] | None,
+    assignments: Mapping[str, str] | None,
 ) -> None:
     """The same MERGE as SQL `MERGE INTO` from a uniquely named temp view: Spark Connect has no `DeltaTable` API."""
     view = f"ctc_merge_{uuid.uuid4().hex}"
     rows.createOrReplaceTempView(view)
     op = "<=>" if null_safe else "="
-    on = " AND ".join(f"t.`{k}` {op} s.`{k}`" for k in keys)
+    on = " AND ".join(f"t.{quote_identifier(k)} {op} s.{quote_identifier(k)}" for k in keys)
     when = f" AND ({update_condition})" if update_condition else ""
-    if update_columns is None:
+    if assignments is None:
         update = "UPDATE SET *"
     else:
-        update = "UPDATE SET " + ", ".join(f"t.`{c}` = s.`{c}`" for c in update_columns)
+        update = "UPDATE SET " + ", ".join(f"t.{quote_identifier(c)} = {e}" for c, e in assignments.items())
     try:
         spark.sql(
             f"MERGE INTO {location.name(table)} t USING `{view}` s ON {on} "
@@ -230,6 +299,13 @@ def _merge_sql(
         )
     finally:
         spark.catalog.dropTempView(view)
+
+
+def _assignments(columns: Sequence[str] | None, expressions: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The SET of a MERGE's update: `columns` from the source row, then `expressions`; None = every column."""
+    if columns is None and expressions is None:
+        return None
+    return {c: f"s.{quote_identifier(c)}" for c in columns or ()} | dict(expressions or {})
 
 
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:

@@ -28,6 +28,7 @@ from ctc_spark.errors import (
         errors.SubmitOutcomeUnknownError("maybe", cause="ReadTimeout"),
         errors.JobFailedError("failed", job_id="j1", status="failed"),
         errors.RunInProgressError("busy", run_id="r1", started_at="2026-11-30T10:00:00+00:00"),
+        errors.LeaseLostError("lost", tables="/t", project="p", deployment="d", run_id="r1"),
     ],
 )
 def test_errors_round_trip_through_pickle(err: CTCError) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -45,10 +46,12 @@ class LedgerService:
         serve: bool,
         host: str = "127.0.0.1",
         bind: str | None = None,
+        fenced: Callable[[Any], Any] | None = None,
         **writer: Any,
     ) -> LedgerService:
-        """The ledger of the run `target` into the tables at `location`; `writer` goes to `LedgerWriter`."""
-        sink = DeltaSink(spark, location, target)
+        """The ledger of the run `target` into the tables at `location`; `fenced` wraps every write's source
+        (`DeltaSink`), `writer` goes to `LedgerWriter`."""
+        sink = DeltaSink(spark, location, target, fenced=fenced)
         return cls(sink, LedgerWriter(sink, **writer), serve=serve, host=host, bind=bind)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ Rows arrive as the tasks report them (`protocol.JobRow`, `protocol.ResultRow`); 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -39,18 +40,30 @@ class RunTarget:
 
 
 class DeltaSink:
-    """Writes a run's job rows and result rows into the tables at `location` (a `writer.Sink`)."""
+    """Writes a run's job rows and result rows into the tables at `location` (a `writer.Sink`).
 
-    def __init__(self, spark: SparkSession, location: TableLocation, target: RunTarget) -> None:
+    `fenced` (the run lease's `fence`) wraps every write's source, so the statement that writes also reads the
+    lease row: a run whose lease was taken over writes nothing, even between the writer's check and its write.
+    """
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        location: TableLocation,
+        target: RunTarget,
+        *,
+        fenced: Callable[[DataFrame], DataFrame] | None = None,
+    ) -> None:
         self.spark = spark
         self.location = location
         self.target = target
+        self.fenced = fenced
 
     def __repr__(self) -> str:
         return f"DeltaSink({self.location!r}, run_id={self.target.run_id!r})"
 
     def append_jobs(self, rows: list[JobRow]) -> None:
-        append_rows(self.spark, self.location, tables.JOBS, self._jobs_frame(rows))
+        append_rows(self.spark, self.location, tables.JOBS, self._fence(self._jobs_frame(rows)))
 
     def update_jobs(self, rows: list[JobRow]) -> None:
         # A job's row is keyed by (batch_id, job_id); attempts that never got a job id are inserted as they are.
@@ -58,7 +71,7 @@ class DeltaSink:
             self.spark,
             self.location,
             tables.JOBS,
-            self._jobs_frame(rows),
+            self._fence(self._jobs_frame(rows)),
             ["batch_id", "job_id"],
             null_safe=False,
             update_columns=_STATUS_COLUMNS,
@@ -68,10 +81,13 @@ class DeltaSink:
         import pyarrow as pa
 
         frame = self.spark.createDataFrame(pa.Table.from_pylist(list(rows), schema=_RESULT_SCHEMA))
-        merge_results(self.spark, self.location, frame, self.target)
+        merge_results(self.spark, self.location, frame, self.target, fenced=self.fenced)
 
     def write_result_frame(self, frame: DataFrame) -> None:
-        merge_results(self.spark, self.location, frame, self.target)
+        merge_results(self.spark, self.location, frame, self.target, fenced=self.fenced)
+
+    def _fence(self, frame: DataFrame) -> DataFrame:
+        return self.fenced(frame) if self.fenced is not None else frame
 
     def _jobs_frame(self, rows: list[JobRow]) -> DataFrame:
         now = datetime.now(timezone.utc)
@@ -95,9 +111,17 @@ def _cell(name: str, value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def merge_results(spark: SparkSession, location: TableLocation, rows: DataFrame, target: RunTarget) -> None:
+def merge_results(
+    spark: SparkSession,
+    location: TableLocation,
+    rows: DataFrame,
+    target: RunTarget,
+    *,
+    fenced: Callable[[DataFrame], DataFrame] | None = None,
+) -> None:
     """MERGE per-document rows (doc_id, text_sha256, category?, confidence?, classes?, error_*, job_id?), one per
-    document: a duplicate `doc_id` in `rows` is dropped, an error row giving way to a result."""
+    document: a duplicate `doc_id` in `rows` is dropped, an error row giving way to a result. `fenced` wraps the
+    source (see `DeltaSink`)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -130,4 +154,5 @@ def merge_results(spark: SparkSession, location: TableLocation, rows: DataFrame,
         .filter(F.col("__ctc_rank") == 1)
         .drop("__ctc_rank")
     )
-    merge_rows(spark, location, tables.RESULTS, full, ["doc_id", "project_name", "deployment_name"])
+    source = fenced(full) if fenced is not None else full
+    merge_rows(spark, location, tables.RESULTS, source, ["doc_id", "project_name", "deployment_name"])

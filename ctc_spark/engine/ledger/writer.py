@@ -89,7 +89,7 @@ class LedgerWriter:
     """Serves the task calls (`handle`) and writes what they bring; see the module docstring.
 
     `before_jobs` runs in the jobs thread before the first job id is committed (the run passes the wait for
-    its `runs` row); `fence` runs before every write and raises when the run no longer holds its lease.
+    its `runs` row); `fence` runs before every write and every call, and raises when the run no longer holds its lease.
     Either raising fails the writer as a failed commit would.
     """
 
@@ -185,6 +185,11 @@ class LedgerWriter:
             LedgerError: the ledger has failed or is closed, or the commit did not finish in time.
             KeyError: an unknown path, or a body without the call's field.
         """
+        if self._fence is not None and self.failure is None:
+            try:
+                self._fence()  # in memory: a task learns at its next call, before it submits, that the lease is lost
+            except BaseException as exc:
+                self._fail(exc, [])
         with self._lock:
             if self.failure is not None:
                 raise LedgerError(f"the ledger failed earlier: {self.failure}")

@@ -3,17 +3,24 @@
 `localCheckpoint()` kept the plan's blocks on the executors, so losing one failed the run
 (`CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND`). A Delta table under the tables location survives executor loss: a task
 retried elsewhere reads the same input again, and every stage after it recomputes deterministically from it.
-The table is dropped when the run ends, failed or not; only a killed driver leaves one behind (`_ctc_plan_*`).
+Its name is a hash of the project, deployment and run id (runs and deployments sharing the tables never share
+a plan). The table is dropped when the run ends, failed or not, classic or Spark Connect; only a killed driver
+leaves one behind (`_ctc_plan_*`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import re
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
+from ctc_spark.io.connect import is_connect
 from ctc_spark.io.tables import TableLocation, read_table
 
 if TYPE_CHECKING:
@@ -26,34 +33,65 @@ log = logging.getLogger(__name__)
 PLAN_PREFIX = "_ctc_plan_"
 
 
-def plan_table_name(run_id: str) -> str:
-    """A table name for the run's plan that is valid as a folder and as a metastore identifier."""
-    return PLAN_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", run_id).lower()
+def plan_table_name(project: str, deployment: str, run_id: str) -> str:
+    """The plan table's name: a hash of the run's project, deployment and id (valid as a folder and as an
+    identifier, and distinct for any two runs)."""
+    digest = hashlib.sha256(json.dumps([project, deployment, run_id]).encode()).hexdigest()
+    return PLAN_PREFIX + digest[:40]
 
 
 @contextmanager
-def frozen_plan(frame: DataFrame, location: TableLocation, run_id: str) -> Iterator[DataFrame]:
+def frozen_plan(
+    frame: DataFrame, location: TableLocation, *, project: str, deployment: str, run_id: str
+) -> Iterator[DataFrame]:
     """Write `frame` once to the run's plan table and yield it read back; drop the table on the way out."""
     spark: Any = frame.sparkSession
-    name = plan_table_name(run_id)
+    name = plan_table_name(project, deployment, run_id)
     writer = frame.write.format("delta").mode("overwrite")
-    if location.is_metastore:
-        writer.saveAsTable(".".join((location.root, name)))
-    else:
-        writer.save(location.path(name))
     try:
+        if location.is_metastore:
+            writer.saveAsTable(f"{location.root}.{name}")
+        else:
+            writer.save(location.path(name))
         yield read_table(spark, location, name)
     finally:
         _drop(spark, location, name)
 
 
 def _drop(spark: Any, location: TableLocation, name: str) -> None:
+    """Drop the plan table: SQL for a metastore schema, the file system for a folder (Hadoop's under a classic
+    session, the client's under Spark Connect, which has no JVM gateway)."""
     try:
         if location.is_metastore:
             spark.sql(f"DROP TABLE IF EXISTS {location.name(name)}")
-            return
-        jvm = spark.sparkContext._jvm
-        path = jvm.org.apache.hadoop.fs.Path(location.path(name))
-        path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+        elif not is_connect(spark):
+            jvm = spark.sparkContext._jvm
+            path = jvm.org.apache.hadoop.fs.Path(location.path(name))
+            path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+        elif (local := _local_folder(location.path(name))) is not None:
+            shutil.rmtree(local, ignore_errors=True)
+            if os.path.exists(local):
+                raise OSError(f"{local} is still there")
+        else:
+            _empty(spark, location, name)
     except Exception as exc:  # the run's outcome does not depend on this clean-up
-        log.warning("could not drop the run's plan table %s: %s", name, exc)
+        log.warning("could not drop the run's plan table %s: %s", location.name(name), exc)
+
+
+def _local_folder(path: str) -> str | None:
+    """The folder as this process sees it (a local path, `file:` URI or a mounted `/Volumes/...`); None when the
+    client cannot reach it (a remote file system seen only by the Connect server)."""
+    parsed = urlparse(path)
+    if parsed.scheme in ("", "file"):
+        local = parsed.path if parsed.scheme else path
+        return local if os.path.isdir(local) or not os.path.exists(local) else None
+    return None
+
+
+def _empty(spark: Any, location: TableLocation, name: str) -> None:
+    """A plan under a folder the client cannot reach: delete its rows and vacuum their files (the texts go);
+    the empty table's log stays, and is named in a warning."""
+    table = location.name(name)
+    spark.sql(f"DELETE FROM {table}")
+    spark.sql(f"VACUUM {table} RETAIN 0 HOURS")
+    log.warning("the run's plan table %s was emptied but its folder remains: delete it", table)

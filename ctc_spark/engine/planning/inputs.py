@@ -11,6 +11,7 @@ from ctc_spark.config import ResourceSettings
 from ctc_spark.engine.planning.packing import (
     ERR_DOCUMENT_TOO_LARGE,
     ERR_EMPTY_DOCUMENT,
+    ERR_INVALID_ENCODING,
     ERR_NULL_DOCUMENT,
     PlannedDoc,
     pack,
@@ -93,17 +94,28 @@ def check_unique_ids(docs: DataFrame, *, source: str = "input") -> int:
 
 
 def with_prevalidation(docs: DataFrame, max_chars: int) -> DataFrame:
-    """`docs` plus (error_code, error_message), set for documents that must not be sent: null, empty, oversized."""
+    """`docs` plus (error_code, error_message), set for documents that must not be sent: null, not UTF-8, empty,
+    oversized.
+
+    Text that is not UTF-8 (a Latin-1 `.txt` file, a binary column cast to string) is caught here, in Spark,
+    before any Python worker turns it into a `str` (pyarrow fails the whole task on it).
+    """
     from pyspark.sql import functions as F
 
     length = F.length("text")
+    invalid = ~F.expr("is_valid_utf8(text)")
     code = (
         F.when(F.col("text").isNull(), F.lit(ERR_NULL_DOCUMENT))
+        .when(invalid, F.lit(ERR_INVALID_ENCODING))
         .when(F.length(F.trim("text")) == 0, F.lit(ERR_EMPTY_DOCUMENT))
         .when(length > max_chars, F.lit(ERR_DOCUMENT_TOO_LARGE))
     )
     message = (
         F.when(F.col("text").isNull(), F.lit("text is null"))
+        .when(
+            invalid,
+            F.format_string("text (%d bytes) is not valid UTF-8; re-encode it as UTF-8", F.octet_length("text")),
+        )
         .when(F.length(F.trim("text")) == 0, F.lit("text is empty or only whitespace"))
         .when(length > max_chars, F.format_string(f"text has %d characters; the limit is {max_chars}", length))
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 __all__ = [
     "ERR_DOCUMENT_TOO_LARGE",
     "ERR_EMPTY_DOCUMENT",
+    "ERR_INVALID_ENCODING",
     "ERR_NULL_DOCUMENT",
     "Batch",
     "PlannedDoc",
@@ -21,6 +22,7 @@ __all__ = [
 ERR_NULL_DOCUMENT = "NullDocument"
 ERR_EMPTY_DOCUMENT = "EmptyDocument"
 ERR_DOCUMENT_TOO_LARGE = "DocumentTooLarge"
+ERR_INVALID_ENCODING = "InvalidEncoding"  # bytes that are not UTF-8: a Latin-1 file, a binary column
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,40 @@ def test_bad_inputs_become_error_rows_and_duplicates_are_refused(spark, deployed
         )
 
 
+def test_bytes_that_are_not_utf8_give_that_document_an_encoding_error_row(spark, deployed, tmp_path: Path) -> None:
+    from ctc_spark.io.inputs import read_corpus
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for i, doc in enumerate(TRAIN[:5]):
+        (folder / f"utf8-{i}.txt").write_text(doc.text + " café", encoding="utf-8")
+    (folder / "latin1.txt").write_bytes("Le café est froid, la crème aussi.".encode("latin-1"))
+    tables = str(tmp_path / "tables")
+    summary = run_classification(
+        read_corpus(spark, str(folder)),
+        project="tickets",
+        deployment="prod",
+        kind="single",
+        tables=tables,
+        settings=_settings(deployed),
+        run_id="encodings",
+    )
+    got = {r.doc_id: r for r in _results(spark, tables, "tickets").collect()}
+    assert set(got) == {f"utf8-{i}" for i in range(5)} | {"latin1"}
+    assert got["latin1"].error_code == "InvalidEncoding" and "not valid UTF-8" in got["latin1"].error_message
+    assert all(got[f"utf8-{i}"].error_code is None and got[f"utf8-{i}"].category for i in range(5))
+    assert (summary.succeeded_docs, summary.errored_docs) == (5, 1)
+    binary = spark.createDataFrame(
+        [("bin-ok", bytearray(TRAIN[6].text.encode())), ("bin-bad", bytearray(b"\xff\xfe\x00binary"))],
+        "id STRING, text BINARY",
+    )
+    run_classification(
+        binary, project="tickets", deployment="prod", kind="single", tables=tables, settings=_settings(deployed)
+    )
+    codes = {r.doc_id: r.error_code for r in _results(spark, tables, "tickets").collect()}
+    assert (codes["bin-ok"], codes["bin-bad"]) == (None, "InvalidEncoding")
+
+
 def test_faults_still_give_exactly_one_row_per_document(spark, make_emulator, tmp_path: Path) -> None:
     from ctc_spark.emulator import FaultProfile, LatencyModel
 

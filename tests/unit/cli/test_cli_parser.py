@@ -11,7 +11,7 @@ from ctc_spark.cli import build_parser, main
 from ctc_spark.cli.classify import add_classify_arguments, run_classify
 from ctc_spark.cli.entry import run_entry_point
 
-CLASSIFY = ["--project", "p", "--deployment", "d", "--kind", "single", "--input", "in", "--tables", "t"]
+CLASSIFY = ["--project", "p", "--deployment", "d", "--kind", "single", "--input", "in", "--tables", "./t"]
 
 
 @pytest.fixture
@@ -92,6 +92,33 @@ def test_a_misspelt_key_fails_before_spark_naming_it(
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert "cals_per_minute" in err and "did you mean calls_per_minute?" in err and str(bad_config) in err
+
+
+@pytest.mark.parametrize(
+    ("tables", "run_id", "named"),
+    [
+        ("ctc", None, "--tables 'ctc' is neither"),
+        ("main.ctc-prod", None, "--tables 'main.ctc-prod' is neither"),
+        ("x` WHERE 1=1 --", None, "--tables 'x` WHERE 1=1 --' is neither"),
+        ("./t", "nightly/1", "run id 'nightly/1' is not valid"),
+        ("./t", "x" * 101, "is not valid"),
+    ],
+)
+def test_bad_tables_and_run_ids_are_refused_in_one_line_before_spark(
+    tables: str, run_id: str | None, named: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ctc_spark.io.session as session
+
+    def no_spark(*_: object, **__: object) -> None:
+        raise AssertionError("a Spark session was started before --tables and --run-id were checked")
+
+    monkeypatch.setattr(session, "get_spark", no_spark)
+    argv = ["classify", *CLASSIFY[:-1], tables, *(["--run-id", run_id] if run_id else [])]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert named in err and err.count("\n") == 1, err
 
 
 def test_jobs_entry_point_takes_the_same_flags(bad_config: Path, capsys: pytest.CaptureFixture[str]) -> None:

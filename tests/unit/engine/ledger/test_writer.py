@@ -162,3 +162,25 @@ def test_every_expected_result_is_written_at_once_without_waiting_for_the_interv
     assert sink.result_ids() == ["d1", "d2"]
     writer.close()
     writer.join()
+
+
+def test_a_lost_lease_refuses_the_next_call_aborts_the_tasks_and_writes_nothing() -> None:
+    from ctc_spark.errors import LeaseLostError
+
+    sink = MemorySink()
+    lost: list[LeaseLostError] = []
+
+    def fence() -> None:
+        if lost:
+            raise lost[0]
+
+    writer = LedgerWriter(sink, timings=FAST, fence=fence).start()
+    writer.handle(COMMIT, {"jobs": [job_row("b1")]})
+    lost.append(LeaseLostError("run r stopped: another run took its lease over", project="p", deployment="d"))
+    with pytest.raises(LedgerError, match="another run took its lease over"):  # before the task submits again
+        writer.handle(LOOKUP, {"batch_ids": ["b2"]})
+    assert writer.abort is not None and "LeaseLostError" in writer.abort
+    with pytest.raises(LedgerError) as failed:
+        writer.close()
+    assert isinstance(failed.value.__cause__, LeaseLostError)
+    assert [j["batch_id"] for j in sink.jobs] == ["b1"], "nothing is written once the lease is lost"
