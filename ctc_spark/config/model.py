@@ -124,6 +124,11 @@ class EngineSettings:
         2000, "most submitted-but-uncommitted jobs: what a crash can make you pay twice", positive=True
     )
     job_deadline_seconds: float = _opt(3600.0, "a job still running after this is recorded as expired", positive=True)
+    retry_errors: str = _opt(
+        "transient",
+        "error rows a run sends again: none, transient (the service failed, not the document) or all",
+        choices=("none", "transient", "all"),
+    )
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def record_run(run: RunContext, status: str, *, error: str | None = None) -> Non
         ],
         "runtime_api_version": run.settings.service.runtime_api_version,
         "skip_by": run.skip_by,
+        "retry_errors": run.retry_errors,
         "max_text_records": run.max_text_records,
     }
     started = datetime.fromtimestamp(time.time() - (time.monotonic() - run.started), timezone.utc)

@@ -32,12 +32,13 @@ def deployment_results(spark: Any, location: TableLocation, project: str, deploy
 
 
 def done_pairs(run: RunContext) -> DataFrame:
-    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone."""
+    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone; less the error rows
+    it sends again."""
     from pyspark.sql import functions as F
 
     results = _table(run, ledger.RESULTS)
     mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
-    return done_rows(mine, run.model, run.skip_by).select("doc_id", "text_sha256")
+    return done_rows(mine, run.model, run.skip_by, run.retry_errors).select("doc_id", "text_sha256")
 
 
 def open_candidates(run: RunContext) -> DataFrame:
