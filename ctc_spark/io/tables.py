@@ -8,9 +8,9 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.errors import ConfigError, LedgerError
 from ctc_spark.io.connect import is_connect
@@ -27,8 +27,11 @@ __all__ = [
     "delete_rows",
     "ensure_table",
     "is_conflict",
+    "merge_condition",
     "merge_rows",
     "read_table",
+    "retry_conflicts",
+    "sql_literal",
     "table_exists",
 ]
 
@@ -109,18 +112,23 @@ def ensure_table(
     table: str,
     schema: StructType,
     *,
-    partition_by: Sequence[str] = (),
+    cluster_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
 ) -> bool:
-    """Create the Delta table with `schema` unless it exists (idempotent); True when it did not exist.
+    """Create the Delta table with `schema`, its clustering and properties unless it exists (idempotent); True
+    when it did not exist. A table that exists without them (created by an earlier version) is upgraded in
+    place (`io/layout.py`): its properties set, its clustering declared, no data file rewritten.
 
     Two callers racing to create the same table may both get True: both found it missing, and it is empty.
     """
+    from ctc_spark.io.layout import TABLE_PROPERTIES, create_sql, upgrade_table
+
+    props = TABLE_PROPERTIES if properties is None else properties
     if not _missing(spark, location, table):
+        upgrade_table(spark, location, table, cluster_by=cluster_by, properties=props)
         return False
-    writer = spark.createDataFrame([], schema).write.format("delta").mode("ignore")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    _retry_conflicts(lambda: _save(writer, location, table), f"create {table}")
+    statement = create_sql(location.name(table), schema, cluster_by=cluster_by, properties=props)
+    retry_conflicts(lambda: spark.sql(statement), f"create {table}")
     return True
 
 
@@ -165,16 +173,21 @@ def merge_rows(
     update_condition: str | None = None,
     null_safe: bool = True,
     update_columns: Sequence[str] | None = None,
+    prune: Mapping[str, Any] | None = None,
 ) -> None:
     """MERGE `rows` into the table on `keys`: update matches (where `update_condition` holds), insert the rest.
 
     Keys compare null-safe (`<=>`) unless `null_safe` is false, when a null key never matches (always
-    inserted). A match updates every column, or only `update_columns`. Concurrent-commit conflicts are
-    retried a bounded number of times.
+    inserted). A match updates every column, or only `update_columns`. `prune` maps target columns to the one
+    value every source row has (say `{"project_name": p, "deployment_name": d}`): they join the condition as
+    literals, so the MERGE reads only the files that can hold them instead of the whole table. The source is
+    coalesced to one partition. Concurrent-commit conflicts are retried a bounded number of times.
     """
+    rows = rows.coalesce(1)
+    on = merge_condition(keys, null_safe=null_safe, prune=prune)
     if is_connect(spark):
-        _retry_conflicts(
-            lambda: _merge_sql(spark, location, table, rows, keys, update_condition, null_safe, update_columns),
+        retry_conflicts(
+            lambda: _merge_sql(spark, location, table, rows, on, update_condition, update_columns),
             f"merge into {table}",
         )
         return
@@ -186,8 +199,6 @@ def merge_rows(
             if location.is_metastore
             else DeltaTable.forPath(spark, location.path(table))
         )
-        op = "<=>" if null_safe else "="
-        on = " AND ".join(f"t.`{k}` {op} s.`{k}`" for k in keys)
         merge = target.alias("t").merge(rows.alias("s"), on)
         if update_columns is None:
             merge = merge.whenMatchedUpdateAll(condition=update_condition)
@@ -195,12 +206,12 @@ def merge_rows(
             merge = merge.whenMatchedUpdate(condition=update_condition, set={c: f"s.`{c}`" for c in update_columns})
         merge.whenNotMatchedInsertAll().execute()
 
-    _retry_conflicts(_merge, f"merge into {table}")
+    retry_conflicts(_merge, f"merge into {table}")
 
 
 def delete_rows(spark: SparkSession, location: TableLocation, table: str, condition: str) -> None:
     """DELETE the rows matching the SQL `condition` (plain SQL: classic and Connect); conflicts are retried."""
-    _retry_conflicts(lambda: spark.sql(f"DELETE FROM {location.name(table)} WHERE {condition}"), f"delete from {table}")
+    retry_conflicts(lambda: spark.sql(f"DELETE FROM {location.name(table)} WHERE {condition}"), f"delete from {table}")
 
 
 def _merge_sql(
@@ -208,16 +219,13 @@ def _merge_sql(
     location: TableLocation,
     table: str,
     rows: DataFrame,
-    keys: Sequence[str],
+    on: str,
     update_condition: str | None,
-    null_safe: bool,
     update_columns: Sequence[str] | None,
 ) -> None:
     """The same MERGE as SQL `MERGE INTO` from a uniquely named temp view: Spark Connect has no `DeltaTable` API."""
     view = f"ctc_merge_{uuid.uuid4().hex}"
     rows.createOrReplaceTempView(view)
-    op = "<=>" if null_safe else "="
-    on = " AND ".join(f"t.`{k}` {op} s.`{k}`" for k in keys)
     when = f" AND ({update_condition})" if update_condition else ""
     if update_columns is None:
         update = "UPDATE SET *"
@@ -232,9 +240,37 @@ def _merge_sql(
         spark.catalog.dropTempView(view)
 
 
+def merge_condition(keys: Sequence[str], *, null_safe: bool = True, prune: Mapping[str, Any] | None = None) -> str:
+    """The MERGE's `ON`: the keys (`t` the target, `s` the source), then the pruning literals on the target."""
+    op = "<=>" if null_safe else "="
+    on = [f"t.`{k}` {op} s.`{k}`" for k in keys]
+    on += [f"t.`{c}` = {sql_literal(v)}" for c, v in (prune or {}).items()]
+    return " AND ".join(on)
+
+
+def sql_literal(value: Any) -> str:
+    """A Python value as a Spark SQL literal: strings quoted and escaped, datetimes as TIMESTAMP.
+
+    Raises:
+        TypeError: a value of another type (names it).
+    """
+    from datetime import datetime
+
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+        return f"'{escaped}'"
+    raise TypeError(f"no SQL literal for {type(value).__name__} {value!r}")
+
+
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
-    """Append `rows` to the table: a blind append, which never conflicts with other writers."""
-    _save(rows.write.format("delta").mode("append"), location, table)
+    """Append `rows` to the table as one file: a blind append, which never conflicts with other writers."""
+    _save(rows.coalesce(1).write.format("delta").mode("append"), location, table)
 
 
 def _save(writer: DataFrameWriter, location: TableLocation, table: str) -> None:
@@ -290,7 +326,7 @@ def _spark_error_text(exc: BaseException) -> str:
     return f"{condition} {str(exc)[:2000]}"
 
 
-def _retry_conflicts(action: Callable[[], object], what: str) -> None:
+def retry_conflicts(action: Callable[[], object], what: str) -> None:
     """Run an idempotent write, retrying Delta's concurrent-commit conflicts with backoff.
 
     The one place Delta's conflict exceptions become ours.

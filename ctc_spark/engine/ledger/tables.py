@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLASSES_VIEW_SQL",
+    "CLUSTER_BY",
     "JOBS",
     "JOBS_SCHEMA",
     "MAX_ATTEMPTS",
@@ -49,6 +50,13 @@ __all__ = [
 ]
 
 JOBS, RESULTS, RUNS = "jobs", "results", "runs"
+# Liquid clustering (README "The tables"): reads and MERGEs prune by project/deployment, then by document id
+# (`results`) or submission time (`jobs`, whose open-job lookup reads the last 24 hours).
+CLUSTER_BY: dict[str, tuple[str, ...]] = {
+    RESULTS: ("project_name", "deployment_name", "doc_id"),
+    JOBS: ("project_name", "deployment_name", "submitted_at"),
+    RUNS: ("run_id",),
+}
 MAX_ATTEMPTS = 3
 # Committed jobs that a later run polls instead of resubmitting (a `succeeded` job's results may not have
 # been merged before a crash).
@@ -166,7 +174,8 @@ def next_status(status: str, attempts: int, *, max_attempts: int = MAX_ATTEMPTS)
 
 
 def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[str]:
-    """Create `jobs`, `results` and `runs` (idempotent) and the `result_classes` view for metastore schemas.
+    """Create `jobs`, `results` and `runs` (idempotent; tables of an earlier version are upgraded in place to
+    their clustering and properties) and the `result_classes` view for metastore schemas.
 
     Returns the names of the tables that did not exist (and so are empty).
     """
@@ -179,7 +188,7 @@ def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[st
     # Three independent Delta commits: concurrent Spark jobs instead of one after the other.
     with ThreadPoolExecutor(3, thread_name_prefix="ctc-ensure") as pool:
         done = {
-            name: pool.submit(ensure_table, spark, location, name, schema)
+            name: pool.submit(ensure_table, spark, location, name, schema, cluster_by=CLUSTER_BY[name])
             for name, schema in ((JOBS, JOBS_SCHEMA), (RESULTS, RESULTS_SCHEMA), (RUNS, RUNS_SCHEMA))
         }
         created = {name for name, f in done.items() if f.result()}

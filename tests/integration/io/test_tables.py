@@ -33,3 +33,27 @@ def test_ensure_and_merge_are_idempotent(spark, tmp_path: Path, kind: str) -> No
     got = sorted((r.id, r.n) for r in read_table(spark, loc, "things").collect())
     assert got == [("a", 1), ("b", 3)]
     assert spark.sql(f"SELECT count(*) AS c FROM {loc.name('things')}").first().c == 2
+
+
+def test_a_pruned_merge_reads_only_its_deployments_files(spark, tmp_path: Path) -> None:
+    loc = TableLocation.parse(str(tmp_path / "tables"))
+    schema = "doc_id STRING, project_name STRING, deployment_name STRING, n INT"
+    ensure_table(spark, loc, "results", spark.createDataFrame([], schema).schema, cluster_by=("project_name",))
+    for deployment in ("a", "b", "c"):
+        rows = spark.createDataFrame([(str(i), "p", deployment, 0) for i in range(50)], schema)
+        merge_rows(spark, loc, "results", rows, ["doc_id", "project_name", "deployment_name"])
+    update = spark.createDataFrame([("1", "p", "b", 7), ("new", "p", "b", 1)], schema)
+    merge_rows(
+        spark,
+        loc,
+        "results",
+        update,
+        ["doc_id", "project_name", "deployment_name"],
+        prune={"project_name": "p", "deployment_name": "b"},
+    )
+    got = {(r.deployment_name, r.doc_id): r.n for r in read_table(spark, loc, "results").collect()}
+    assert len(got) == 151 and got[("b", "1")] == 7 and got[("a", "1")] == got[("c", "1")] == 0
+    last = spark.sql(f"DESCRIBE HISTORY {loc.name('results')} LIMIT 1").first()
+    metrics = last.operationMetrics
+    # One file per earlier commit (the source is coalesced), and only deployment b's is read.
+    assert (metrics["numTargetFilesBeforeSkipping"], metrics["numTargetFilesAfterSkipping"]) == ("3", "1")
