@@ -34,7 +34,8 @@ PEERS_PY = HERE / ".venv-peers" / "bin" / "python"
 PEERS_JARS = HERE / ".jars-peers"
 
 
-def _launch(cpm: int, latency: str, work: Path, name: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def launch_emulator(cpm: int, latency: str, work: Path, name: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """A seeded emulator (`bench/prod`) in its own process; its `{endpoint, key}` once it answers."""
     ready = work / f"ready-{name}.json"
     cmd = [sys.executable, str(HERE / "emulator_launcher.py"), "--cpm", str(cpm), "--ready-file", str(ready)]
     proc = subprocess.Popen([*cmd, "--latency", latency])
@@ -47,7 +48,8 @@ def _launch(cpm: int, latency: str, work: Path, name: str) -> tuple[subprocess.P
     return proc, json.loads(ready.read_text())
 
 
-def _stats(endpoint: str) -> dict[str, int]:
+def emulator_stats(endpoint: str) -> dict[str, int]:
+    """The emulator's counters (submits, polls, throttled, ...)."""
     return dict(httpx.get(f"{endpoint}/emulator/stats", timeout=10).json())
 
 
@@ -136,7 +138,7 @@ def main() -> None:
     ideal = args.cpm * 25 / 2
     rows = []
     for name in args.only:
-        proc, target = _launch(args.cpm, args.latency, work, name)
+        proc, target = launch_emulator(args.cpm, args.latency, work, name)
         try:
             env = dict(os.environ)
             if name == "ctc-spark":
@@ -145,11 +147,11 @@ def main() -> None:
                 cmd = _synapseml(target, corpus, work, tuned=name.endswith("tuned"))
             else:
                 cmd = _sdk(target, corpus, work)
-            before = _stats(target["endpoint"])
+            before = emulator_stats(target["endpoint"])
             start = time.monotonic()
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             wall = time.monotonic() - start
-            after = _stats(target["endpoint"])
+            after = emulator_stats(target["endpoint"])
         finally:
             proc.terminate()
             proc.wait(timeout=30)

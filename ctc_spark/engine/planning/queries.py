@@ -51,7 +51,8 @@ def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFram
     Only jobs that can still be polled are read: the service forgets a job 24 hours after its submission, so
     the filters on the deployment, the job's age and its status come before the window, as literals that
     prune files. The latest is the latest submission (`submitted_at`); `attempts` only breaks a tie: an old
-    attempt-3 row of a batch sent again tonight must not outrank tonight's attempt 1.
+    attempt-3 row of a batch sent again tonight must not outrank tonight's attempt 1. `updated_at` picks a
+    job's latest row when its status changes are appended as events.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -68,7 +69,9 @@ def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFram
     # A job submitted under another model would bring that model's answers: resubmit its batch instead.
     jobs = runs_of_model(jobs, _table(run, ledger.RUNS), run.model, run.skip_by)
     latest = Window.partitionBy("batch_id").orderBy(
-        F.col("submitted_at").desc_nulls_last(), F.col("attempts").desc_nulls_last()
+        F.col("submitted_at").desc_nulls_last(),
+        F.col("attempts").desc_nulls_last(),
+        F.col("updated_at").desc_nulls_last(),  # a job's latest event, if its statuses are appended
     )
     return jobs.withColumn("rank", F.row_number().over(latest)).filter(F.col("rank") == 1)
 
