@@ -76,12 +76,13 @@ def test_maintain_during_a_run_loses_nothing_and_a_second_maintain_changes_nothi
     while not (plan / "_delta_log").exists() or server.stats()["submits"] == 0:
         assert run.is_alive() and time.monotonic() < deadline, f"the run never started classifying: {outcome}"
         time.sleep(0.2)
+    classifying = run.is_alive()  # its jobs take 40 s each: still classifying while maintain reads the leases
     first = maintain(spark, location)
-    still_running = run.is_alive()
     run.join()
 
+    assert classifying, "the run ended before maintain: the test proves nothing"
+    # The run's MERGEs and maintain's OPTIMIZE/DELETE may conflict as Delta commits: both retry, nothing fails.
     assert "error" not in outcome, outcome.get("error")
-    assert still_running, "the run ended before maintain: the test proves nothing"
     assert first.dropped_plans == [plan_table_name("crashed-run")]
     assert first.kept_plans == [plan_table_name("live")]
     assert first.pruned_job_rows == 1
