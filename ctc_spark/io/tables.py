@@ -174,17 +174,19 @@ def merge_rows(
     null_safe: bool = True,
     update_columns: Sequence[str] | None = None,
     prune: Mapping[str, Any] | None = None,
+    since: Mapping[str, Any] | None = None,
 ) -> None:
     """MERGE `rows` into the table on `keys`: update matches (where `update_condition` holds), insert the rest.
 
     Keys compare null-safe (`<=>`) unless `null_safe` is false, when a null key never matches (always
     inserted). A match updates every column, or only `update_columns`. `prune` maps target columns to the one
     value every source row has (say `{"project_name": p, "deployment_name": d}`): they join the condition as
-    literals, so the MERGE reads only the files that can hold them instead of the whole table. The source is
+    literals, so the MERGE reads only the files that can hold them instead of the whole table; `since` maps
+    target columns to a lower bound every matching target row meets (say `{"submitted_at": earliest}`). The source is
     coalesced to one partition. Concurrent-commit conflicts are retried a bounded number of times.
     """
     rows = rows.coalesce(1)
-    on = merge_condition(keys, null_safe=null_safe, prune=prune)
+    on = merge_condition(keys, null_safe=null_safe, prune=prune, since=since)
     if is_connect(spark):
         retry_conflicts(
             lambda: _merge_sql(spark, location, table, rows, on, update_condition, update_columns),
@@ -240,11 +242,18 @@ def _merge_sql(
         spark.catalog.dropTempView(view)
 
 
-def merge_condition(keys: Sequence[str], *, null_safe: bool = True, prune: Mapping[str, Any] | None = None) -> str:
+def merge_condition(
+    keys: Sequence[str],
+    *,
+    null_safe: bool = True,
+    prune: Mapping[str, Any] | None = None,
+    since: Mapping[str, Any] | None = None,
+) -> str:
     """The MERGE's `ON`: the keys (`t` the target, `s` the source), then the pruning literals on the target."""
     op = "<=>" if null_safe else "="
     on = [f"t.`{k}` {op} s.`{k}`" for k in keys]
     on += [f"t.`{c}` = {sql_literal(v)}" for c, v in (prune or {}).items()]
+    on += [f"t.`{c}` >= {sql_literal(v)}" for c, v in (since or {}).items()]
     return " AND ".join(on)
 
 
