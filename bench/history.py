@@ -177,11 +177,12 @@ def main() -> None:
             maintain = _submit(
                 [str(REPO / "jobs" / "maintain.py"), "--tables", str(tables)], work / f"maintain-{n}.log"
             )
+            maintained = _files(spark, location)
             after = _classify(config, corpus, tables, f"after-{n}", work / f"after-{n}.log")
             summary.append(
                 f"| {n:,} | {seed_files} | {seeded:.0f} s | {nightly:.1f} s ({submits} submits) | "
                 f"{_steps(spark, location, f'nightly-{n}')} | {noop:.1f} s | {_steps(spark, location, f'noop-{n}')} | "
-                f"{maintain:.1f} s: {_files(spark, location)} | {after:.1f} s |"
+                f"{maintain:.1f} s: {maintained} | {after:.1f} s |"
             )
             print(summary[-1], flush=True)
     finally:
