@@ -35,6 +35,7 @@ __all__ = [
     "classify",
     "get_spark",
     "load_settings",
+    "maintain",
     "run_classification",
 ]
 
@@ -42,6 +43,7 @@ _LAZY = {
     "classify": "ctc_spark.engine.run",
     "run_classification": "ctc_spark.engine.run",
     "RunSummary": "ctc_spark.engine.run",
+    "maintain": "ctc_spark.engine.maintenance",
 }
 
 

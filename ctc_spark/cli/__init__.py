@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "ctc_spark.cli.emulator",
     "ctc_spark.cli.local",
     "ctc_spark.cli.classify",
+    "ctc_spark.cli.maintain",
     "ctc_spark.cli.training",
     "ctc_spark.cli.corpus",
 )

@@ -53,6 +53,12 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
         "model (text+model, the default), or the same text whatever the model (text)",
     )
     parser.add_argument(
+        "--retry-errors",
+        choices=("none", "transient", "all"),
+        help="which error rows of earlier runs to send again: transient (the service failed, the job expired or "
+        "its answer was lost; not refused documents), none, or all (default: [engine] retry_errors, transient)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="plan only: print the documents to send and skip, requests, text records, calls and duration; "
@@ -113,6 +119,7 @@ def run_classify(args: argparse.Namespace) -> int:
         skip_by=args.skip_by,
         dry_run=args.dry_run,
         max_text_records=args.max_text_records,
+        retry_errors=getattr(args, "retry_errors", None),
     )
     if summary.dry_run:
         print(f"dry run {summary.run_id}: nothing was sent or written (model {summary.model_label})", flush=True)

@@ -137,6 +137,11 @@ class EngineSettings:
     lease_stale_seconds: float = _opt(
         120.0, "a lease not renewed for this long is taken over by another run", positive=True
     )
+    retry_errors: str = _opt(
+        "transient",
+        "error rows a run sends again: none, transient (the service failed, not the document) or all",
+        choices=("none", "transient", "all"),
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ctc_spark.config import Settings
 from ctc_spark.engine.planning.estimate import Plan
 from ctc_spark.engine.planning.model import DeploymentModel, SkipBy
+from ctc_spark.engine.planning.retry import RetryErrors
 from ctc_spark.io.tables import TableLocation
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class RunSummary:
     model_label: str | None = None  # the deployment's model, written on every result row
     model_id: str | None = None
     skip_by: str = "text+model"
+    retry_errors: str = "transient"
     dry_run: bool = False
     plan: Plan | None = None  # set by a dry run, or when `max_text_records` is set
     step_seconds: dict[str, float] = field(default_factory=dict)  # tables, model, planning, first_call, ...
@@ -69,6 +71,7 @@ class RunContext:
     engine: Engine  # who calls the service (`engines.py`)
     pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
     skip_by: SkipBy = "text+model"
+    retry_errors: RetryErrors = "transient"
     dry_run: bool = False
     max_text_records: int | None = None
     fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume

@@ -21,30 +21,28 @@ __all__ = ["reconcile", "record_run"]
 
 
 def reconcile(run: RunContext, docs: DataFrame) -> None:
-    """Count this run's terminal rows and check that every input document has exactly one (one Spark job)."""
+    """Count this run's terminal rows and check that with the skipped documents they cover the input exactly.
+
+    Reads only this run's rows of `results` (its `run_id`: the files of its own commits), not the deployment's
+    history; one Spark job.
+    """
     from pyspark.sql import functions as F
 
     s = run.summary
-    results = deployment_results(run.spark, run.tables, run.project, run.deployment)
+    results = deployment_results(run.spark, run.tables, run.project, run.deployment).filter(
+        F.col("run_id") == F.lit(s.run_id)
+    )
     joined = docs.select("doc_id", "text", "text_sha256").join(
-        results.select("doc_id", "text_sha256", "run_id", "error_code"), ["doc_id", "text_sha256"], "left"
+        results.select("doc_id", "text_sha256", "error_code"), ["doc_id", "text_sha256"]
     )
     records = F.greatest(F.lit(1), F.ceil(F.length("text") / 1000))
-    rows = (
-        joined.groupBy(
-            F.col("run_id").isNull().alias("missing"), (F.col("run_id") == s.run_id).alias("mine"), "error_code"
-        )
-        .agg(F.count(F.lit(1)).alias("n"), F.sum(records).alias("records"))
-        .collect()
-    )
-    missing = sum(int(r.n) for r in rows if r.missing)
-    mine = [r for r in rows if r.mine]
+    mine = joined.groupBy("error_code").agg(F.count(F.lit(1)).alias("n"), F.sum(records).alias("records")).collect()
     s.succeeded_docs = sum(int(r.n) for r in mine if r.error_code is None)
     s.errored_docs = sum(int(r.n) for r in mine if r.error_code is not None)
     s.errors_by_code = {str(r.error_code): int(r.n) for r in mine if r.error_code is not None}
     s.text_records = sum(int(r.records or 0) for r in mine if r.error_code is None)
-    covered = s.input_docs - missing
-    if missing or s.skipped_docs + s.succeeded_docs + s.errored_docs != s.input_docs:
+    covered = s.skipped_docs + s.succeeded_docs + s.errored_docs
+    if covered != s.input_docs:
         raise ReconciliationError(
             f"run {s.run_id} does not reconcile: {s.input_docs} input documents, {covered} with a terminal row; "
             f"skipped {s.skipped_docs} + succeeded {s.succeeded_docs} + errored {s.errored_docs}; "
@@ -71,6 +69,7 @@ def record_run(run: RunContext, status: str, *, error: str | None = None) -> Non
         ],
         "runtime_api_version": run.settings.service.runtime_api_version,
         "skip_by": run.skip_by,
+        "retry_errors": run.retry_errors,
         "max_text_records": run.max_text_records,
     }
     started = datetime.fromtimestamp(time.time() - (time.monotonic() - run.started), timezone.utc)

@@ -26,6 +26,7 @@ from ctc_spark.engine.planning.frozen import frozen_plan
 from ctc_spark.engine.planning.inputs import check_unique_ids, normalise_input, with_prevalidation
 from ctc_spark.engine.planning.model import check_skip_by, read_deployment_model
 from ctc_spark.engine.planning.queries import deployment_results, done_pairs, open_candidates, open_jobs
+from ctc_spark.engine.planning.retry import check_retry_errors
 from ctc_spark.engine.record import reconcile, record_run
 from ctc_spark.engine.run_id import check_run_id, new_run_id, reused_run_error
 from ctc_spark.engine.stage import preview_plan, run_stream
@@ -62,6 +63,7 @@ def run_classification(
     skip_by: str = "text+model",
     dry_run: bool = False,
     max_text_records: int | None = None,
+    retry_errors: str | None = None,
 ) -> RunSummary:
     """Classify every document in `df` into the tables at `tables`; returns the reconciled run summary.
 
@@ -87,6 +89,8 @@ def run_classification(
         dry_run: plan without an analyze call and write nothing; the summary's `plan` says what the run
             would send and bill.
         max_text_records: refuse a run whose plan bills more text records than this.
+        retry_errors: which error rows of earlier runs are sent again: "none", "transient" (the service's
+            failures, not the document's) or "all" (`engine/planning/retry.py`); default: `[engine] retry_errors`.
 
     Returns:
         The `RunSummary`: counts, calls, text records and timings.
@@ -113,10 +117,12 @@ def run_classification(
         progress or (lambda msg: log.info("%s", msg)),
         select_engine(settings.engine.engine, spark),
         skip_by=check_skip_by(skip_by),
+        retry_errors=check_retry_errors(retry_errors or settings.engine.retry_errors),
         dry_run=dry_run,
         max_text_records=max_text_records,
     )
     run.summary.skip_by, run.summary.dry_run = run.skip_by, dry_run
+    run.summary.retry_errors = run.retry_errors
     from pyspark import StorageLevel
 
     docs = normalise_input(df, id_col=id_col, text_col=text_col, source=source)
@@ -208,6 +214,7 @@ def classify(
     result_col: str = "ctc",
     skip_by: str = "text+model",
     max_text_records: int | None = None,
+    retry_errors: str | None = None,
 ) -> DataFrame:
     """Run the classification and return the input with its result row in one struct column.
 
@@ -225,6 +232,7 @@ def classify(
         result_col: the struct column that holds each document's `results` row (null when it has none).
         skip_by: the skip key, as for `run_classification`.
         max_text_records: refuse a run whose plan bills more text records than this.
+        retry_errors: which error rows of earlier runs are sent again, as for `run_classification`.
 
     Returns:
         `df` with one more column, `result_col`: `doc_id`, `category`/`classes`, `confidence`, `error_code`, ...
@@ -255,6 +263,7 @@ def classify(
         run_id=run_id,
         skip_by=skip_by,
         max_text_records=max_text_records,
+        retry_errors=retry_errors,
     )
     from pyspark.sql import functions as F
 

@@ -27,9 +27,12 @@ __all__ = [
     "delete_rows",
     "ensure_table",
     "is_conflict",
+    "merge_condition",
     "merge_rows",
     "quote_identifier",
     "read_table",
+    "retry_conflicts",
+    "sql_literal",
     "sql_string",
     "table_exists",
     "update_rows",
@@ -152,18 +155,23 @@ def ensure_table(
     table: str,
     schema: StructType,
     *,
-    partition_by: Sequence[str] = (),
+    cluster_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
 ) -> bool:
-    """Create the Delta table with `schema` unless it exists (idempotent); True when it did not exist.
+    """Create the Delta table with `schema`, its clustering and properties unless it exists (idempotent); True
+    when it did not exist. A table that exists without them (created by an earlier version) is upgraded in
+    place (`io/layout.py`): its properties set, its clustering declared, no data file rewritten.
 
     Two callers racing to create the same table may both get True: both found it missing, and it is empty.
     """
+    from ctc_spark.io.layout import TABLE_PROPERTIES, create_sql, upgrade_table
+
+    props = TABLE_PROPERTIES if properties is None else properties
     if not _missing(spark, location, table):
+        upgrade_table(spark, location, table, cluster_by=cluster_by, properties=props)
         return False
-    writer = spark.createDataFrame([], schema).write.format("delta").mode("ignore")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    _retry_conflicts(lambda: _save(writer, location, table), f"create {table}")
+    statement = create_sql(location.name(table), schema, cluster_by=cluster_by, properties=props)
+    retry_conflicts(lambda: spark.sql(statement), f"create {table}")
     return True
 
 
@@ -209,18 +217,25 @@ def merge_rows(
     null_safe: bool = True,
     update_columns: Sequence[str] | None = None,
     update_set: Mapping[str, str] | None = None,
+    prune: Mapping[str, Any] | None = None,
+    since: Mapping[str, Any] | None = None,
 ) -> None:
     """MERGE `rows` into the table on `keys`: update matches (where `update_condition` holds), insert the rest.
 
     Keys compare null-safe (`<=>`) unless `null_safe` is false, when a null key never matches (always
     inserted). A match updates every column, or only `update_columns`; `update_set` maps columns to SQL
-    expressions over `t` (the stored row) and `s` (ours) instead. Concurrent-commit conflicts are retried a
-    bounded number of times.
+    expressions over `t` (the stored row) and `s` (ours) instead. `prune` maps target columns to the one value
+    every source row has (say `{"project_name": p, "deployment_name": d}`): they join the condition as
+    literals, so the MERGE reads only the files that can hold them instead of the whole table; `since` maps
+    target columns to a lower bound every matching target row meets (say `{"submitted_at": earliest}`). The
+    source is coalesced to one partition. Concurrent-commit conflicts are retried a bounded number of times.
     """
     assignments = _assignments(update_columns, update_set)
+    rows = rows.coalesce(1)
+    on = merge_condition(keys, null_safe=null_safe, prune=prune, since=since)
     if is_connect(spark):
-        _retry_conflicts(
-            lambda: _merge_sql(spark, location, table, rows, keys, update_condition, null_safe, assignments),
+        retry_conflicts(
+            lambda: _merge_sql(spark, location, table, rows, on, update_condition, assignments),
             f"merge into {table}",
         )
         return
@@ -232,8 +247,6 @@ def merge_rows(
             if location.is_metastore
             else DeltaTable.forPath(spark, location.path(table))
         )
-        op = "<=>" if null_safe else "="
-        on = " AND ".join(f"t.{quote_identifier(k)} {op} s.{quote_identifier(k)}" for k in keys)
         merge = target.alias("t").merge(rows.alias("s"), on)
         if assignments is None:
             merge = merge.whenMatchedUpdateAll(condition=update_condition)
@@ -241,7 +254,7 @@ def merge_rows(
             merge = merge.whenMatchedUpdate(condition=update_condition, set=dict[str, Any](assignments))
         merge.whenNotMatchedInsertAll().execute()
 
-    _retry_conflicts(_merge, f"merge into {table}")
+    retry_conflicts(_merge, f"merge into {table}")
 
 
 def delete_rows(spark: SparkSession, location: TableLocation, table: str, condition: str) -> int:
@@ -268,7 +281,7 @@ def _counted(spark: SparkSession, statement: str, what: str) -> int:
         rows = spark.sql(statement).collect()
         found.append(int(rows[0][0]) if rows and rows[0][0] is not None else 0)
 
-    _retry_conflicts(run, what)
+    retry_conflicts(run, what)
     return found[-1]
 
 
@@ -277,16 +290,13 @@ def _merge_sql(
     location: TableLocation,
     table: str,
     rows: DataFrame,
-    keys: Sequence[str],
+    on: str,
     update_condition: str | None,
-    null_safe: bool,
     assignments: Mapping[str, str] | None,
 ) -> None:
     """The same MERGE as SQL `MERGE INTO` from a uniquely named temp view: Spark Connect has no `DeltaTable` API."""
     view = f"ctc_merge_{uuid.uuid4().hex}"
     rows.createOrReplaceTempView(view)
-    op = "<=>" if null_safe else "="
-    on = " AND ".join(f"t.{quote_identifier(k)} {op} s.{quote_identifier(k)}" for k in keys)
     when = f" AND ({update_condition})" if update_condition else ""
     if assignments is None:
         update = "UPDATE SET *"
@@ -308,9 +318,43 @@ def _assignments(columns: Sequence[str] | None, expressions: Mapping[str, str] |
     return {c: f"s.{quote_identifier(c)}" for c in columns or ()} | dict(expressions or {})
 
 
+def merge_condition(
+    keys: Sequence[str],
+    *,
+    null_safe: bool = True,
+    prune: Mapping[str, Any] | None = None,
+    since: Mapping[str, Any] | None = None,
+) -> str:
+    """The MERGE's `ON`: the keys (`t` the target, `s` the source), then the pruning literals on the target."""
+    op = "<=>" if null_safe else "="
+    on = [f"t.{quote_identifier(k)} {op} s.{quote_identifier(k)}" for k in keys]
+    on += [f"t.{quote_identifier(c)} = {sql_literal(v)}" for c, v in (prune or {}).items()]
+    on += [f"t.{quote_identifier(c)} >= {sql_literal(v)}" for c, v in (since or {}).items()]
+    return " AND ".join(on)
+
+
+def sql_literal(value: Any) -> str:
+    """A Python value as a Spark SQL literal: strings quoted and escaped, datetimes as TIMESTAMP.
+
+    Raises:
+        TypeError: a value of another type (names it).
+    """
+    from datetime import datetime
+
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, str):
+        return sql_string(value)
+    raise TypeError(f"no SQL literal for {type(value).__name__} {value!r}")
+
+
 def append_rows(spark: SparkSession, location: TableLocation, table: str, rows: DataFrame) -> None:
-    """Append `rows` to the table: a blind append, which never conflicts with other writers."""
-    _save(rows.write.format("delta").mode("append"), location, table)
+    """Append `rows` to the table as one file: a blind append, which never conflicts with other writers."""
+    _save(rows.coalesce(1).write.format("delta").mode("append"), location, table)
 
 
 def _save(writer: DataFrameWriter, location: TableLocation, table: str) -> None:
@@ -366,7 +410,7 @@ def _spark_error_text(exc: BaseException) -> str:
     return f"{condition} {str(exc)[:2000]}"
 
 
-def _retry_conflicts(action: Callable[[], object], what: str) -> None:
+def retry_conflicts(action: Callable[[], object], what: str) -> None:
     """Run an idempotent write, retrying Delta's concurrent-commit conflicts with backoff.
 
     The one place Delta's conflict exceptions become ours.

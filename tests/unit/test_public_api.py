@@ -57,6 +57,7 @@ def test_all_is_derived_from_the_module() -> None:
 def test_every_public_name_keeps_its_kind_after_every_submodule_is_imported() -> None:
     assert public_api_problems("ctc_spark") == []
     assert inspect.isfunction(ctc_spark.classify) and ctc_spark.classify.__module__ == "ctc_spark.engine.run"
+    assert inspect.isfunction(ctc_spark.maintain) and ctc_spark.maintain.__module__ == "ctc_spark.engine.maintenance"
 
 
 def test_the_checker_catches_a_submodule_that_shadows_a_public_function(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLASSES_VIEW_SQL",
+    "CLUSTER_BY",
     "JOBS",
     "JOBS_SCHEMA",
     "RESULTS",
@@ -34,6 +35,13 @@ __all__ = [
 ]
 
 JOBS, RESULTS, RUNS = "jobs", "results", "runs"
+# Liquid clustering (README "The tables"): reads and MERGEs prune by project/deployment, then by document id
+# (`results`) or submission time (`jobs`, whose open-job lookup reads the last 24 hours).
+CLUSTER_BY: dict[str, tuple[str, ...]] = {
+    RESULTS: ("project_name", "deployment_name", "doc_id"),
+    JOBS: ("project_name", "deployment_name", "submitted_at"),
+    RUNS: ("run_id",),
+}
 
 _CLASS = StructType([StructField("category", StringType()), StructField("confidence", DoubleType())])
 
@@ -126,7 +134,8 @@ def classes_query(results_table: str) -> str:
 
 
 def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[str]:
-    """Create `jobs`, `results` and `runs` (idempotent) and the `result_classes` view for metastore schemas.
+    """Create `jobs`, `results` and `runs` (idempotent; tables of an earlier version are upgraded in place to
+    their clustering and properties) and the `result_classes` view for metastore schemas.
 
     Returns the names of the tables that did not exist (and so are empty).
     """
@@ -139,7 +148,7 @@ def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[st
     # Three independent Delta commits: concurrent Spark jobs instead of one after the other.
     with ThreadPoolExecutor(3, thread_name_prefix="ctc-ensure") as pool:
         done = {
-            name: pool.submit(ensure_table, spark, location, name, schema)
+            name: pool.submit(ensure_table, spark, location, name, schema, cluster_by=CLUSTER_BY[name])
             for name, schema in ((JOBS, JOBS_SCHEMA), (RESULTS, RESULTS_SCHEMA), (RUNS, RUNS_SCHEMA))
         }
         created = {name for name, f in done.items() if f.result()}

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark.config import ServiceSettings
+from ctc_spark.engine.planning.retry import RetryErrors, done_condition
 from ctc_spark.errors import AuthenticationError, ConfigError
 
 if TYPE_CHECKING:
@@ -124,23 +125,20 @@ def read_deployment_model(
     return model
 
 
-def done_rows(results: DataFrame, model: DeploymentModel, skip_by: SkipBy) -> DataFrame:
-    """The `results` rows that count as done for this run: all of them by text, else those of `model`.
+def done_rows(
+    results: DataFrame, model: DeploymentModel, skip_by: SkipBy, retry_errors: RetryErrors = "transient"
+) -> DataFrame:
+    """The `results` rows that count as done for this run: all of them by text, else those of `model`; less the
+    error rows that `retry_errors` sends again (`engine/planning/retry.py`).
 
     A model is matched by its `model_id` (a retrained label gets a new id), or by its label without one.
 
     Rows written before `results` had model columns (or by a run that could not read the model) match no
     known model, so they are classified again under `text+model`.
     """
-    from pyspark.sql import functions as F
-
-    if skip_by == "text":
-        return results
-    if "model_id" not in results.columns or not model.known:
-        return results.limit(0)
-    if model.model_id is not None:
-        return results.filter(F.col("model_id") == F.lit(model.model_id))
-    return results.filter(F.col("model_label") == F.lit(model.label))
+    condition = done_condition(retry_errors)
+    rows = _of_model(results, model, skip_by)
+    return rows if condition is None else rows.filter(condition)
 
 
 def runs_of_model(rows: DataFrame, runs: DataFrame, model: DeploymentModel, skip_by: SkipBy) -> DataFrame:
@@ -149,7 +147,20 @@ def runs_of_model(rows: DataFrame, runs: DataFrame, model: DeploymentModel, skip
         return rows
     if "model_id" not in runs.columns or not model.known:
         return rows.limit(0)
-    return rows.join(done_rows(runs, model, skip_by).select("run_id"), "run_id", "left_semi")
+    return rows.join(_of_model(runs, model, skip_by).select("run_id"), "run_id", "left_semi")
+
+
+def _of_model(rows: DataFrame, model: DeploymentModel, skip_by: SkipBy) -> DataFrame:
+    """The rows (of `results` or `runs`) written with `model`: all of them when skipping by text."""
+    from pyspark.sql import functions as F
+
+    if skip_by == "text":
+        return rows
+    if "model_id" not in rows.columns or not model.known:
+        return rows.limit(0)
+    if model.model_id is not None:
+        return rows.filter(F.col("model_id") == F.lit(model.model_id))
+    return rows.filter(F.col("model_label") == F.lit(model.label))
 
 
 def _label_of(client: Any, project: str, model_id: str) -> str | None:

@@ -7,6 +7,7 @@ job to `poll`.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,10 @@ from ctc_spark.io.tables import TableLocation, read_table, table_exists
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["deployment_results", "done_pairs", "open_candidates", "open_jobs", "stage_actions"]
+__all__ = ["JOB_LIFETIME", "deployment_results", "done_pairs", "open_candidates", "open_jobs", "stage_actions"]
+
+# How long the service keeps a job after its submission: older jobs cannot be polled.
+JOB_LIFETIME = timedelta(hours=24)
 
 
 def deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
@@ -33,34 +37,44 @@ def deployment_results(spark: Any, location: TableLocation, project: str, deploy
 
 
 def done_pairs(run: RunContext) -> DataFrame:
-    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone."""
+    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone; less the error rows
+    it sends again."""
     from pyspark.sql import functions as F
 
     results = _table(run, ledger.RESULTS)
     mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
-    return done_rows(mine, run.model, run.skip_by).select("doc_id", "text_sha256")
+    return done_rows(mine, run.model, run.skip_by, run.retry_errors).select("doc_id", "text_sha256")
 
 
-def open_candidates(run: RunContext) -> DataFrame:
-    """Each batch's latest committed job, if it is still pollable and unexpired."""
+def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFrame:
+    """Each batch's latest submission that can still be polled: its job unexpired and `submitted`/`succeeded`.
+
+    Only jobs that can still be polled are read: the service forgets a job 24 hours after its submission, so
+    the filters on the deployment, the job's age and its status come before the window, as literals that
+    prune files. The latest is the latest submission (`submitted_at`); `attempts` only breaks a tie: an old
+    attempt-3 row of a batch sent again tonight must not outrank tonight's attempt 1. `updated_at` picks a
+    job's latest row when its status changes are appended as events.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    now = now or datetime.now(timezone.utc)
     jobs = _table(run, ledger.JOBS).filter(
         (F.col("project_name") == run.project)
         & (F.col("deployment_name") == run.deployment)
+        & (F.col("submitted_at") > F.lit(now - JOB_LIFETIME))
+        & (F.col("expires_at") > F.lit(now))
+        & F.col("status").isin(*POLLABLE)
         & F.col("job_id").isNotNull()
     )
     # A job submitted under another model would bring that model's answers: resubmit its batch instead.
     jobs = runs_of_model(jobs, _table(run, ledger.RUNS), run.model, run.skip_by)
     latest = Window.partitionBy("batch_id").orderBy(
-        F.col("attempts").desc_nulls_last(), F.col("submitted_at").desc_nulls_last()
+        F.col("submitted_at").desc_nulls_last(),
+        F.col("attempts").desc_nulls_last(),
+        F.col("updated_at").desc_nulls_last(),  # a job's latest event, if its statuses are appended
     )
-    return (
-        jobs.withColumn("rank", F.row_number().over(latest))
-        .filter((F.col("rank") == 1) & F.col("status").isin(*POLLABLE))
-        .filter(F.col("expires_at") > F.current_timestamp())
-    )
+    return jobs.withColumn("rank", F.row_number().over(latest)).filter(F.col("rank") == 1)
 
 
 def open_jobs(run: RunContext, valid: DataFrame) -> DataFrame:

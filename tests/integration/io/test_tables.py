@@ -33,3 +33,44 @@ def test_ensure_and_merge_are_idempotent(spark, tmp_path: Path, kind: str) -> No
     got = sorted((r.id, r.n) for r in read_table(spark, loc, "things").collect())
     assert got == [("a", 1), ("b", 3)]
     assert spark.sql(f"SELECT count(*) AS c FROM {loc.name('things')}").first().c == 2
+
+
+def _files_read(frame) -> int:
+    """The files a read of `frame` opens once Delta has skipped what its statistics rule out (classic sessions)."""
+    execution = frame._jdf.queryExecution()
+    execution.toRdd().count()
+    leaves = execution.executedPlan().collectLeaves().iterator()
+    total = 0
+    while leaves.hasNext():
+        metrics = leaves.next().metrics()
+        if metrics.contains("numFiles"):
+            total += int(metrics.apply("numFiles").value())
+    return total
+
+
+def test_a_pruned_merge_updates_only_its_deployment_whose_files_its_literals_single_out(spark, tmp_path: Path) -> None:
+    from ctc_spark.io.layout import describe_detail
+
+    loc = TableLocation.parse(str(tmp_path / "tables"))
+    schema = "doc_id STRING, project_name STRING, deployment_name STRING, n INT"
+    ensure_table(spark, loc, "results", spark.createDataFrame([], schema).schema, cluster_by=("project_name",))
+    for deployment in ("a", "b", "c"):
+        rows = spark.createDataFrame([(str(i), "p", deployment, 0) for i in range(50)], schema)
+        merge_rows(spark, loc, "results", rows, ["doc_id", "project_name", "deployment_name"])
+    # One file per commit (the source is coalesced), and the deployment's literals skip the other two.
+    assert describe_detail(spark, loc, "results").num_files == 3
+    mine = read_table(spark, loc, "results").filter("project_name = 'p' AND deployment_name = 'b'")
+    assert _files_read(mine) == 1
+    update = spark.createDataFrame([("1", "p", "b", 7), ("new", "p", "b", 1)], schema)
+    merge_rows(
+        spark,
+        loc,
+        "results",
+        update,
+        ["doc_id", "project_name", "deployment_name"],
+        prune={"project_name": "p", "deployment_name": "b"},
+    )
+    got = {(r.deployment_name, r.doc_id): r.n for r in read_table(spark, loc, "results").collect()}
+    assert len(got) == 151 and got[("b", "1")] == 7 and got[("a", "1")] == got[("c", "1")] == 0
+    last = spark.sql(f"DESCRIBE HISTORY {loc.name('results')} LIMIT 1").first()
+    assert last.operation == "MERGE" and last.operationMetrics["numTargetDeletionVectorsAdded"] == "1"

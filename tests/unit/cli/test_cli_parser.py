@@ -139,3 +139,13 @@ def test_help_names_the_default_config(capsys: pytest.CaptureFixture[str]) -> No
         build_parser().parse_args(["classify", "--help"])
     assert "--config" in capsys.readouterr().out
     assert isinstance(build_parser(), argparse.ArgumentParser)
+
+
+def test_maintain_and_retry_errors_parse() -> None:
+    args = build_parser().parse_args(["maintain", "--tables", "t", "--retention-hours", "200", "--dry-run"])
+    assert (args.tables, args.retention_hours, args.dry_run) == ("t", 200.0, True)
+    assert build_parser().parse_args(["maintain", "--tables", "t"]).retention_hours == 168.0
+    assert build_parser().parse_args(["classify", *CLASSIFY, "--retry-errors", "all"]).retry_errors == "all"
+    assert build_parser().parse_args(["classify", *CLASSIFY]).retry_errors is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["classify", *CLASSIFY, "--retry-errors", "sometimes"])
