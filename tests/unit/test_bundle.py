@@ -214,7 +214,7 @@ def test_root_has_a_wheel_artifact_and_dev_prod_targets() -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_job_loads_with_the_typed_models(target: str) -> None:
     jobs = _jobs(target)
-    assert set(jobs) == {"classify", "train"}
+    assert set(jobs) == {"classify", "maintain", "train"}
     for name, job in jobs.items():
         assert job.tasks, name
         assert job.max_concurrent_runs == 1, name
@@ -256,8 +256,11 @@ def test_every_task_passes_arguments_the_cli_accepts(target: str, job: str, task
     from ctc_spark.cli import build_parser
 
     args = build_parser().parse_args(argv)
-    assert args.command == (task if job == "train" else "classify")
-    assert args.project == "tickets"
+    assert args.command == {"train": task, "maintain": "maintain"}.get(job, "classify")
+    if job == "maintain":
+        assert int(args.retention_hours) >= 168
+    else:
+        assert args.project == "tickets"
 
 
 # --- failures fail, and train -> evaluate -> deploy stops at the first
@@ -401,6 +404,21 @@ def test_local_templates_tests_and_benchmarks_are_not_synced_to_the_workspace() 
     assert _PLACEHOLDER.search((ROOT / "conf" / "azure.toml").read_text()), "the template is why conf/ stays home"
 
 
+def test_maintenance_is_scheduled_weekly_paused_in_dev_and_live_in_prod() -> None:
+    dev, prod = _jobs("dev")["maintain"], _jobs("prod")["maintain"]
+    assert dev.schedule is not None and prod.schedule is not None
+    assert dev.schedule.pause_status is None or dev.schedule.pause_status.value == "PAUSED"
+    assert prod.schedule.pause_status is not None and prod.schedule.pause_status.value == "UNPAUSED"
+    for target in TARGETS:
+        (task,) = _jobs(target)["maintain"].tasks
+        params = task.python_wheel_task.parameters
+        classify = next(t for t in _jobs(target)["classify"].tasks if t.task_key == "classify_serverless")
+        written = classify.python_wheel_task.parameters
+        # It maintains exactly the tables the classify job writes, and nothing a run could redirect.
+        assert params[:2] == ["maintain", "--tables"]
+        assert params[2] == written[written.index("--tables") + 1] and "{{" not in params[2]
+
+
 def test_job_parameters_cannot_redirect_the_key_or_the_results() -> None:
     """A user allowed only to run a job overrides job parameters; task parameters are fixed at deploy time."""
     for target in TARGETS:
@@ -476,7 +494,9 @@ def test_classic_clusters_take_a_cluster_policy_variable() -> None:
                 assert cluster.new_cluster.policy_id == "policy-123", (target, name)
     raw = _shared_resources()["jobs"]
     assert all(
-        c["new_cluster"]["policy_id"] == "${var.cluster_policy_id}" for j in raw.values() for c in j["job_clusters"]
+        c["new_cluster"]["policy_id"] == "${var.cluster_policy_id}"
+        for j in raw.values()
+        for c in j.get("job_clusters", [])
     )
 
 

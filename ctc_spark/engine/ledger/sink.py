@@ -67,6 +67,9 @@ class DeltaSink:
 
     def update_jobs(self, rows: list[JobRow]) -> None:
         # A job's row is keyed by (batch_id, job_id); attempts that never got a job id are inserted as they are.
+        # The MERGE reads only this deployment's jobs submitted since the earliest of these: the files the
+        # clustering by (project, deployment, submitted_at) keeps them in, not a year of history.
+        submitted = [r["submitted_at"] for r in rows if r["submitted_at"] is not None]
         merge_rows(
             self.spark,
             self.location,
@@ -75,6 +78,8 @@ class DeltaSink:
             ["batch_id", "job_id"],
             null_safe=False,
             update_columns=_STATUS_COLUMNS,
+            prune=_deployment(self.target),
+            since={"submitted_at": datetime.fromtimestamp(min(submitted), timezone.utc)} if submitted else None,
         )
 
     def write_results(self, rows: list[ResultRow]) -> None:
@@ -155,4 +160,10 @@ def merge_results(
         .drop("__ctc_rank")
     )
     source = fenced(full) if fenced is not None else full
-    merge_rows(spark, location, tables.RESULTS, source, ["doc_id", "project_name", "deployment_name"])
+    keys = ["doc_id", "project_name", "deployment_name"]
+    merge_rows(spark, location, tables.RESULTS, source, keys, prune=_deployment(target))
+
+
+def _deployment(target: RunTarget) -> dict[str, str]:
+    """The literals every row of the run has: a MERGE that states them reads only the deployment's files."""
+    return {"project_name": target.project, "deployment_name": target.deployment}
