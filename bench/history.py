@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from peers import emulator_stats, launch_emulator, local_submit, write_corpus
+from harness import REPO, emulator_stats, launch_emulator, local_submit, write_corpus
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, SparkSettings
 from ctc_spark.engine.ledger.tables import JOBS, RESULTS, RUNS, ensure_engine_tables
@@ -30,8 +30,6 @@ from ctc_spark.io.layout import describe_detail
 from ctc_spark.io.session import get_spark
 from ctc_spark.io.tables import TableLocation, read_table
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 PROJECT, DEPLOYMENT = "bench", "prod"
 STEPS = ("planning", "reconciliation", "recording")
 
@@ -149,7 +147,7 @@ def main() -> None:
     parser.add_argument("--jobs-per-night", type=int, default=80)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ctc-history-"))
-    proc, target = launch_emulator(args.cpm, args.latency, work, "history")
+    proc, target = launch_emulator(args.cpm, args.latency, work / "ready-history.json")
     spark = get_spark(SparkSettings(master="local[2]", conf=(("spark.ui.enabled", "false"),)))
     summary, writes = [], []
     try:
@@ -169,9 +167,9 @@ def main() -> None:
             corpus.mkdir()
             write_corpus(corpus, args.docs, f"night-{n}")
             since = datetime.now(timezone.utc) - timedelta(seconds=1)
-            before = emulator_stats(target["endpoint"])
+            before = emulator_stats([target["endpoint"]])
             nightly = _classify(config, corpus, tables, f"nightly-{n}", work / f"nightly-{n}.log")
-            submits = emulator_stats(target["endpoint"])["submits"] - before["submits"]
+            submits = emulator_stats([target["endpoint"]])["submits"] - before["submits"]
             noop = _classify(config, corpus, tables, f"noop-{n}", work / f"noop-{n}.log")
             writes += [f"| **{n:,} history rows** | | | | | |", *_writes(spark, location, since)]
             maintain = _submit(
