@@ -39,7 +39,7 @@ def test_maintain_during_a_run_loses_nothing_and_a_second_maintain_changes_nothi
     location = TableLocation.parse(str(root))
     ensure_engine_tables(spark, location)
     # A run killed long ago left its plan behind, and a job row older than any resume could poll.
-    spark.range(3).write.format("delta").save(str(root / plan_table_name("crashed-run")))
+    spark.range(3).write.format("delta").save(str(root / plan_table_name("tickets", "prod", "crashed-run")))
     ancient = datetime.now(timezone.utc) - timedelta(days=10)
     old_job = {f.name: None for f in JOBS_SCHEMA.fields} | {
         "batch_id": "ancient",
@@ -71,7 +71,7 @@ def test_maintain_during_a_run_loses_nothing_and_a_second_maintain_changes_nothi
 
     run = threading.Thread(target=classify)
     run.start()
-    plan = root / plan_table_name("live")
+    plan = root / plan_table_name("tickets", "prod", "live")
     deadline = time.monotonic() + 600  # a hang guard, not a timing assertion
     while not (plan / "_delta_log").exists() or server.stats()["submits"] == 0:
         assert run.is_alive() and time.monotonic() < deadline, f"the run never started classifying: {outcome}"
@@ -83,8 +83,8 @@ def test_maintain_during_a_run_loses_nothing_and_a_second_maintain_changes_nothi
     assert classifying, "the run ended before maintain: the test proves nothing"
     # The run's MERGEs and maintain's OPTIMIZE/DELETE may conflict as Delta commits: both retry, nothing fails.
     assert "error" not in outcome, outcome.get("error")
-    assert first.dropped_plans == [plan_table_name("crashed-run")]
-    assert first.kept_plans == [plan_table_name("live")]
+    assert first.dropped_plans == [plan_table_name("tickets", "prod", "crashed-run")]
+    assert first.kept_plans == [plan_table_name("tickets", "prod", "live")]
     assert first.pruned_job_rows == 1
     summary = outcome["summary"]
     assert summary.succeeded_docs == 300  # type: ignore[attr-defined]
@@ -93,7 +93,7 @@ def test_maintain_during_a_run_loses_nothing_and_a_second_maintain_changes_nothi
     assert all(r.error_code is None and r.run_id == "live" for r in results)
     jobs = read_table(spark, location, JOBS)
     assert jobs.filter("batch_id = 'ancient'").count() == 0 and jobs.filter("run_id = 'live'").count() >= 12
-    assert not (root / plan_table_name("crashed-run")).exists()
+    assert not (root / plan_table_name("tickets", "prod", "crashed-run")).exists()
 
     maintain(spark, location)  # compacts what the run wrote after the first
     settled = maintain(spark, location)
