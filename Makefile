@@ -44,8 +44,9 @@ $(AZURITE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: setup ## Run the unit and integration tests (the Spark Connect tier in its own pytest process)
-	$(PY) -m pytest tests --ignore=tests/integration/connect $(PYTEST_ARGS)
+test: setup ## Run the unit tier, then the integration tier, then the Spark Connect tier, each in its own pytest process
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest tests/integration --ignore=tests/integration/connect $(PYTEST_ARGS)
 	SPARK_TESTING=1 $(PY) -m pytest tests/integration/connect $(PYTEST_ARGS)
 
 unit: setup ## Run the unit tier only (no JVM, no sockets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import types
 from datetime import datetime, timezone
 
 import httpx
@@ -117,7 +118,11 @@ def test_the_engine_throttle_never_pauses_longer_than_the_cap(value: str, monkey
         finally:
             await client.aclose()
 
-    monkeypatch.setattr("ctc_spark.service.transport.asyncio.sleep", clock.sleep)  # the client's retry wait
+    # The client's retry wait, in the transport module only: patching `asyncio.sleep` itself would also reach
+    # other threads' event loops in the same process (an emulator's server, in a full run), which then spin.
+    only_here = types.SimpleNamespace(**{k: getattr(asyncio, k) for k in dir(asyncio) if not k.startswith("__")})
+    only_here.sleep = clock.sleep
+    monkeypatch.setattr("ctc_spark.service.transport.asyncio", only_here)
     assert asyncio.run(go()) == "job-1"
     assert clock.slept and all(0.0 <= s <= CAP for s in clock.slept), clock.slept
 
