@@ -22,10 +22,11 @@ from ctc_spark.engine.context import Kind, RunContext, RunSummary, timed
 from ctc_spark.engine.engines import select_engine
 from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import tables as ledger
+from ctc_spark.engine.ledger.routing import MAX_KNOWN_ROWS
 from ctc_spark.engine.planning.frozen import frozen_plan
 from ctc_spark.engine.planning.inputs import check_unique_ids, normalise_input, with_prevalidation
 from ctc_spark.engine.planning.model import check_skip_by, read_deployment_model
-from ctc_spark.engine.planning.queries import deployment_results, done_pairs, open_candidates, open_jobs
+from ctc_spark.engine.planning.queries import deployment_results, open_candidates, open_jobs, to_classify
 from ctc_spark.engine.planning.retry import check_retry_errors
 from ctc_spark.engine.record import reconcile, record_run
 from ctc_spark.engine.run_id import check_run_id, new_run_id, reused_run_error
@@ -341,6 +342,17 @@ def _refuse_reused_run_id(run: RunContext) -> None:
         raise reused_run_error(run_id, earlier.project_name, earlier.deployment_name, earlier.status)
 
 
+def _known_rows(pending: DataFrame, known: int) -> frozenset[str] | None:
+    """The ids of the plan's documents that already have a `results` row (`has_row`), for the ledger to MERGE
+    rather than append; None (MERGE every write) when there are over `MAX_KNOWN_ROWS` of them."""
+    if not known:
+        return frozenset()
+    if known > MAX_KNOWN_ROWS:
+        log.info("%d planned documents replace a row of results: every results write is a MERGE", known)
+        return None
+    return frozenset(r.doc_id for r in pending.filter("has_row").select("doc_id").collect())
+
+
 def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService | None:
     """Plan, stream and reconcile `docs` (normalised, ids checked); returns the ledger service, whose last job
     states may still be committing. A dry run returns None once the plan is counted.
@@ -355,7 +367,7 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
         with ThreadPoolExecutor(1, thread_name_prefix="ctc-plan") as pool:
             # Whether an earlier run left open jobs: a read of `jobs` that runs beside the skip check.
             any_open = None if run.fresh else pool.submit(lambda: bool(open_candidates(run).limit(1).count()))
-            base = docs if force or run.fresh else docs.join(done_pairs(run), ["doc_id", "text_sha256"], "left_anti")
+            base = to_classify(run, docs, force=force)
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
             # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
@@ -368,9 +380,13 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
                     frozen_plan(planned, run.tables, project=run.project, deployment=run.deployment, run_id=s.run_id)
                 )
             )
-            counted = pending.agg(F.count(F.lit(1)).alias("n"), F.count("error_code").alias("bad")).first()
+            counted = pending.agg(
+                F.count(F.lit(1)).alias("n"),
+                F.count("error_code").alias("bad"),
+                F.count(F.when(F.col("has_row"), 1)).alias("known"),
+            ).first()
             resuming = any_open is not None and any_open.result()
-        todo, invalid = (int(counted.n), int(counted.bad)) if counted else (0, 0)
+        todo, invalid, known = (int(counted.n), int(counted.bad), int(counted.known)) if counted else (0, 0, 0)
         s.skipped_docs = s.input_docs - todo
         run.pack_docs = todo - invalid
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")
@@ -386,8 +402,9 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
         s.step_seconds["planning"] = round(time.monotonic() - t0, 3)
         if run.dry_run:
             return None
+        run.known_rows = _known_rows(pending, known)
         errors = pending.filter(F.col("error_code").isNotNull()).select(
-            "doc_id", "text_sha256", "error_code", "error_message"
+            "doc_id", "text_sha256", "error_code", "error_message", "has_row"
         )
         if run.lease is not None:
             run.lease.check()  # a run stopped past its renewal deadline while planning sends nothing

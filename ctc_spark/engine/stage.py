@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.engine.context import RunContext, RunSummary
+from ctc_spark.engine.ledger.routing import ResultRouting
 from ctc_spark.engine.ledger.service import LedgerService
 from ctc_spark.engine.ledger.sink import RunTarget
 from ctc_spark.engine.ledger.writer import LedgerWriter
@@ -83,6 +84,7 @@ def run_stream(
         before_jobs=run.opened.result if run.opened else None,  # no job id before the run's `runs` row
         fence=run.fence,  # the lease's check: before every write and every task call
         fenced=run.lease.fence if run.lease is not None else None,  # every write's source reads the lease row
+        routing=ResultRouting(run.known_rows),  # which result rows are appended, which MERGEd
     )
     outputs: list[TaskCounters] = []
     launched = time.time()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import Secret
 from ctc_spark.engine.ledger.http import LedgerHTTP
+from ctc_spark.engine.ledger.routing import ResultRouting
 from ctc_spark.engine.ledger.sink import DeltaSink, RunTarget
 from ctc_spark.engine.ledger.writer import LedgerWriter
 from ctc_spark.io.tables import TableLocation
@@ -47,11 +48,12 @@ class LedgerService:
         host: str = "127.0.0.1",
         bind: str | None = None,
         fenced: Callable[[Any], Any] | None = None,
+        routing: ResultRouting | None = None,
         **writer: Any,
     ) -> LedgerService:
-        """The ledger of the run `target` into the tables at `location`; `fenced` wraps every write's source
-        (`DeltaSink`), `writer` goes to `LedgerWriter`."""
-        sink = DeltaSink(spark, location, target, fenced=fenced)
+        """The ledger of the run `target` into the tables at `location`; `fenced` and `routing` go to the
+        `DeltaSink`, `writer` to the `LedgerWriter`."""
+        sink = DeltaSink(spark, location, target, fenced=fenced, routing=routing)
         return cls(sink, LedgerWriter(sink, **writer), serve=serve, host=host, bind=bind)
 
     def __repr__(self) -> str:

@@ -2,6 +2,13 @@
 
 Rows arrive as the tasks report them (`protocol.JobRow`, `protocol.ResultRow`); the sink adds the run's lineage
 (`RunTarget`) and turns epoch seconds into timestamps. Every results write holds one row per document.
+
+What a write costs is the batch, not the table's history (README "The tables"):
+- `jobs` is an event log: a job's id is appended when it is committed, each later state appended as a new row
+  (the latest `updated_at` of a job is its state); every write is a blind append of one file.
+- `results`: the rows of documents with no earlier row are appended; the others (a retried error, a changed
+  text, a new model, a batch reported twice) are MERGEd with predicates on the deployment and the documents'
+  ids (`routing.py` decides which is which).
 """
 
 from __future__ import annotations
@@ -14,15 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from ctc_spark.engine.ledger import tables
 from ctc_spark.engine.ledger.protocol import JobRow, ResultRow, arrow_schema
+from ctc_spark.engine.ledger.routing import ResultRouting
 from ctc_spark.io.tables import TableLocation, append_rows, merge_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["DeltaSink", "RunTarget", "merge_results"]
+__all__ = ["DeltaSink", "RunTarget", "merge_results", "result_frame"]
 
 _JOB_FIELDS = [f.name for f in tables.JOBS_SCHEMA.fields]
-_STATUS_COLUMNS = ("status", "expires_at", "attempts", "last_error", "updated_at")
+# A MERGE of more documents than this prunes by the deployment alone: a longer `IN` list costs more to plan
+# than its file skipping saves.
+_MAX_IN_LIST = 1000
 _RESULT_SCHEMA = arrow_schema(ResultRow)
 
 
@@ -44,6 +54,7 @@ class DeltaSink:
 
     `fenced` (the run lease's `fence`) wraps every write's source, so the statement that writes also reads the
     lease row: a run whose lease was taken over writes nothing, even between the writer's check and its write.
+    `routing` says which result rows are appended (default: none, every write is a MERGE).
     """
 
     def __init__(
@@ -53,11 +64,13 @@ class DeltaSink:
         target: RunTarget,
         *,
         fenced: Callable[[DataFrame], DataFrame] | None = None,
+        routing: ResultRouting | None = None,
     ) -> None:
         self.spark = spark
         self.location = location
         self.target = target
         self.fenced = fenced
+        self.routing = routing or ResultRouting(None)
 
     def __repr__(self) -> str:
         return f"DeltaSink({self.location!r}, run_id={self.target.run_id!r})"
@@ -66,30 +79,46 @@ class DeltaSink:
         append_rows(self.spark, self.location, tables.JOBS, self._fence(self._jobs_frame(rows)))
 
     def update_jobs(self, rows: list[JobRow]) -> None:
-        # A job's row is keyed by (batch_id, job_id); attempts that never got a job id are inserted as they are.
-        # The MERGE reads only this deployment's jobs submitted since the earliest of these: the files the
-        # clustering by (project, deployment, submitted_at) keeps them in, not a year of history.
-        submitted = [r["submitted_at"] for r in rows if r["submitted_at"] is not None]
-        merge_rows(
-            self.spark,
-            self.location,
-            tables.JOBS,
-            self._fence(self._jobs_frame(rows)),
-            ["batch_id", "job_id"],
-            null_safe=False,
-            update_columns=_STATUS_COLUMNS,
-            prune=_deployment(self.target),
-            since={"submitted_at": datetime.fromtimestamp(min(submitted), timezone.utc)} if submitted else None,
-        )
+        # Job states are events: appended, never updated in place (a MERGE would read the deployment's jobs).
+        self.append_jobs(rows)
 
     def write_results(self, rows: list[ResultRow]) -> None:
-        import pyarrow as pa
-
-        frame = self.spark.createDataFrame(pa.Table.from_pylist(list(rows), schema=_RESULT_SCHEMA))
-        merge_results(self.spark, self.location, frame, self.target, fenced=self.fenced)
+        """Append the rows of documents new to `results`, then MERGE the rest (one row per document in `rows`)."""
+        fresh, replace = self.routing.split(rows)
+        if fresh:
+            frame = result_frame(self._frame(fresh), self.target)
+            append_rows(self.spark, self.location, tables.RESULTS, self._fence(frame))
+            self.routing.wrote(r["doc_id"] for r in fresh)
+        if replace:
+            ids = sorted({r["doc_id"] for r in replace})
+            merge_results(
+                self.spark,
+                self.location,
+                self._frame(replace),
+                self.target,
+                fenced=self.fenced,
+                doc_ids=ids if len(ids) <= _MAX_IN_LIST else None,
+            )
+            self.routing.wrote(ids)
 
     def write_result_frame(self, frame: DataFrame) -> None:
-        merge_results(self.spark, self.location, frame, self.target, fenced=self.fenced)
+        """Write a frame of result rows (the plan's invalid documents): with a `has_row` column, those without an
+        earlier row are appended and the others MERGEd (only when there are any); without it, all MERGEd."""
+        from pyspark.sql import functions as F
+
+        if not self.routing.appends or "has_row" not in frame.columns:
+            merge_results(self.spark, self.location, frame.drop("has_row"), self.target, fenced=self.fenced)
+            return
+        fresh = result_frame(frame.filter(~F.col("has_row")), self.target)
+        append_rows(self.spark, self.location, tables.RESULTS, self._fence(fresh))
+        known = frame.filter(F.col("has_row")).drop("has_row")
+        if known.limit(1).count():
+            merge_results(self.spark, self.location, known, self.target, fenced=self.fenced)
+
+    def _frame(self, rows: list[ResultRow]) -> DataFrame:
+        import pyarrow as pa
+
+        return self.spark.createDataFrame(pa.Table.from_pylist(list(rows), schema=_RESULT_SCHEMA))
 
     def _fence(self, frame: DataFrame) -> DataFrame:
         return self.fenced(frame) if self.fenced is not None else frame
@@ -116,18 +145,9 @@ def _cell(name: str, value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def merge_results(
-    spark: SparkSession,
-    location: TableLocation,
-    rows: DataFrame,
-    target: RunTarget,
-    *,
-    fenced: Callable[[DataFrame], DataFrame] | None = None,
-) -> None:
-    """MERGE per-document rows (doc_id, text_sha256, category?, confidence?, classes?, error_*, job_id?), one per
-    document: a duplicate `doc_id` in `rows` is dropped, an error row giving way to a result. `fenced` wraps the
-    source (see `DeltaSink`)."""
-    from pyspark.sql import Window
+def result_frame(rows: DataFrame, target: RunTarget) -> DataFrame:
+    """Per-document rows (doc_id, text_sha256, category?, confidence?, classes?, error_*, job_id?) as `results`
+    rows: the missing columns null, the run's lineage added, in the table's column order."""
     from pyspark.sql import functions as F
 
     cols = set(rows.columns)
@@ -135,33 +155,52 @@ def merge_results(
     def col(name: str, kind: Any) -> Any:
         return (F.col(name) if name in cols else F.lit(None)).cast(kind).alias(name)
 
+    return rows.select(
+        "doc_id",
+        col("category", "string"),
+        col("confidence", "double"),
+        col("classes", tables.RESULTS_SCHEMA["classes"].dataType),
+        col("error_code", "string"),
+        col("error_message", "string"),
+        F.lit(target.project).alias("project_name"),
+        F.lit(target.deployment).alias("deployment_name"),
+        F.lit(target.kind).alias("kind"),
+        F.lit(target.api_version).alias("api_version"),
+        col("job_id", "string"),
+        F.lit(target.run_id).alias("run_id"),
+        F.col("text_sha256"),
+        F.current_timestamp().alias("classified_at"),
+        F.lit(target.model_label).cast("string").alias("model_label"),
+        F.lit(target.model_id).cast("string").alias("model_id"),
+    )
+
+
+def merge_results(
+    spark: SparkSession,
+    location: TableLocation,
+    rows: DataFrame,
+    target: RunTarget,
+    *,
+    fenced: Callable[[DataFrame], DataFrame] | None = None,
+    doc_ids: list[str] | None = None,
+) -> None:
+    """MERGE per-document rows (as for `result_frame`), one per document: a duplicate `doc_id` in `rows` is
+    dropped, an error row giving way to a result. `fenced` wraps the source (see `DeltaSink`); `doc_ids`, when
+    given, are all the documents of `rows`, and the MERGE reads only the files whose statistics may hold them."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
     first = Window.partitionBy("doc_id").orderBy(F.col("error_code").isNull().desc())
     full = (
-        rows.select(
-            "doc_id",
-            col("category", "string"),
-            col("confidence", "double"),
-            col("classes", tables.RESULTS_SCHEMA["classes"].dataType),
-            col("error_code", "string"),
-            col("error_message", "string"),
-            F.lit(target.project).alias("project_name"),
-            F.lit(target.deployment).alias("deployment_name"),
-            F.lit(target.kind).alias("kind"),
-            F.lit(target.api_version).alias("api_version"),
-            col("job_id", "string"),
-            F.lit(target.run_id).alias("run_id"),
-            F.col("text_sha256"),
-            F.current_timestamp().alias("classified_at"),
-            F.lit(target.model_label).cast("string").alias("model_label"),
-            F.lit(target.model_id).cast("string").alias("model_id"),
-        )
+        result_frame(rows, target)
         .withColumn("__ctc_rank", F.row_number().over(first))
         .filter(F.col("__ctc_rank") == 1)
         .drop("__ctc_rank")
     )
     source = fenced(full) if fenced is not None else full
     keys = ["doc_id", "project_name", "deployment_name"]
-    merge_rows(spark, location, tables.RESULTS, source, keys, prune=_deployment(target))
+    within = {"doc_id": doc_ids} if doc_ids else None
+    merge_rows(spark, location, tables.RESULTS, source, keys, prune=_deployment(target), within=within)
 
 
 def _deployment(target: RunTarget) -> dict[str, str]:

@@ -30,8 +30,10 @@ __all__ = [
     "RESULTS_SCHEMA",
     "RUNS",
     "RUNS_SCHEMA",
+    "JOB_STATES_VIEW_SQL",
     "classes_query",
     "ensure_engine_tables",
+    "job_states_query",
 ]
 
 JOBS, RESULTS, RUNS = "jobs", "results", "runs"
@@ -128,6 +130,21 @@ WHERE r.error_code IS NULL
 """
 
 
+# `jobs` is an event log: a job's latest row (by `updated_at`) is its state.
+JOB_STATES_VIEW_SQL = """
+SELECT * EXCEPT (__ctc_rank) FROM (
+  SELECT j.*, row_number() OVER (
+    PARTITION BY j.batch_id, j.job_id, j.attempts ORDER BY j.updated_at DESC) AS __ctc_rank
+  FROM {jobs} j)
+WHERE __ctc_rank = 1
+"""
+
+
+def job_states_query(jobs_table: str) -> str:
+    """The SQL of each submission's latest state: one row per (batch_id, job_id, attempts) of `jobs`."""
+    return JOB_STATES_VIEW_SQL.format(jobs=jobs_table).strip()
+
+
 def classes_query(results_table: str) -> str:
     """The SQL that explodes `classes` into one row per (document, class)."""
     return CLASSES_VIEW_SQL.format(results=results_table).strip()
@@ -135,7 +152,7 @@ def classes_query(results_table: str) -> str:
 
 def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[str]:
     """Create `jobs`, `results` and `runs` (idempotent; tables of an earlier version are upgraded in place to
-    their clustering and properties) and the `result_classes` view for metastore schemas.
+    their clustering and properties) and, for metastore schemas, the views `result_classes` and `job_states`.
 
     Returns the names of the tables that did not exist (and so are empty).
     """
@@ -155,4 +172,6 @@ def ensure_engine_tables(spark: SparkSession, location: TableLocation) -> set[st
     if location.is_metastore:
         view = ".".join((location.root, "result_classes"))
         spark.sql(f"CREATE OR REPLACE VIEW {view} AS {classes_query(location.name(RESULTS))}")
+        states = ".".join((location.root, "job_states"))
+        spark.sql(f"CREATE OR REPLACE VIEW {states} AS {job_states_query(location.name(JOBS))}")
     return created

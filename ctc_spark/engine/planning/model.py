@@ -23,13 +23,14 @@ from ctc_spark.errors import AuthenticationError, ConfigError
 
 if TYPE_CHECKING:
     import httpx
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 __all__ = [
     "SKIP_BY",
     "DeploymentModel",
     "SkipBy",
     "check_skip_by",
+    "done_flag",
     "done_rows",
     "read_deployment_model",
     "runs_of_model",
@@ -128,17 +129,26 @@ def read_deployment_model(
 def done_rows(
     results: DataFrame, model: DeploymentModel, skip_by: SkipBy, retry_errors: RetryErrors = "transient"
 ) -> DataFrame:
-    """The `results` rows that count as done for this run: all of them by text, else those of `model`; less the
-    error rows that `retry_errors` sends again (`engine/planning/retry.py`).
+    """The `results` rows that count as done for this run (`done_flag`)."""
+    return results.filter(done_flag(results.columns, model, skip_by, retry_errors))
+
+
+def done_flag(
+    columns: list[str], model: DeploymentModel, skip_by: SkipBy, retry_errors: RetryErrors = "transient"
+) -> Column:
+    """True on the `results` rows (with these `columns`) that count as done for this run: all of them by text,
+    else those of `model`; less the error rows that `retry_errors` sends again (`engine/planning/retry.py`).
 
     A model is matched by its `model_id` (a retrained label gets a new id), or by its label without one.
 
     Rows written before `results` had model columns (or by a run that could not read the model) match no
     known model, so they are classified again under `text+model`.
     """
+    from pyspark.sql import functions as F
+
     condition = done_condition(retry_errors)
-    rows = _of_model(results, model, skip_by)
-    return rows if condition is None else rows.filter(condition)
+    of_model = _model_flag(columns, model, skip_by)
+    return of_model if condition is None else of_model & F.expr(condition)
 
 
 def runs_of_model(rows: DataFrame, runs: DataFrame, model: DeploymentModel, skip_by: SkipBy) -> DataFrame:
@@ -147,20 +157,21 @@ def runs_of_model(rows: DataFrame, runs: DataFrame, model: DeploymentModel, skip
         return rows
     if "model_id" not in runs.columns or not model.known:
         return rows.limit(0)
-    return rows.join(_of_model(runs, model, skip_by).select("run_id"), "run_id", "left_semi")
+    of_model = runs.filter(_model_flag(runs.columns, model, skip_by)).select("run_id")
+    return rows.join(of_model, "run_id", "left_semi")
 
 
-def _of_model(rows: DataFrame, model: DeploymentModel, skip_by: SkipBy) -> DataFrame:
-    """The rows (of `results` or `runs`) written with `model`: all of them when skipping by text."""
+def _model_flag(columns: list[str], model: DeploymentModel, skip_by: SkipBy) -> Column:
+    """True on the rows (of `results` or `runs`) written with `model`: all of them when skipping by text."""
     from pyspark.sql import functions as F
 
     if skip_by == "text":
-        return rows
-    if "model_id" not in rows.columns or not model.known:
-        return rows.limit(0)
+        return F.lit(True)
+    if "model_id" not in columns or not model.known:
+        return F.lit(False)
     if model.model_id is not None:
-        return rows.filter(F.col("model_id") == F.lit(model.model_id))
-    return rows.filter(F.col("model_label") == F.lit(model.label))
+        return F.col("model_id") == F.lit(model.model_id)
+    return F.col("model_label") == F.lit(model.label)
 
 
 def _label_of(client: Any, project: str, model_id: str) -> str | None:

@@ -15,14 +15,14 @@ from ctc_spark.engine.context import RunContext
 from ctc_spark.engine.ledger import tables as ledger
 from ctc_spark.engine.ledger.states import POLLABLE
 from ctc_spark.engine.planning.inputs import BATCH_SCHEMA, connect_partitions, pack_frame
-from ctc_spark.engine.planning.model import done_rows, runs_of_model
+from ctc_spark.engine.planning.model import done_flag, runs_of_model
 from ctc_spark.io.connect import is_connect
 from ctc_spark.io.tables import TableLocation, read_table, table_exists
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["JOB_LIFETIME", "deployment_results", "done_pairs", "open_candidates", "open_jobs", "stage_actions"]
+__all__ = ["JOB_LIFETIME", "deployment_results", "open_candidates", "open_jobs", "stage_actions", "to_classify"]
 
 # How long the service keeps a job after its submission: older jobs cannot be polled.
 JOB_LIFETIME = timedelta(hours=24)
@@ -36,24 +36,42 @@ def deployment_results(spark: Any, location: TableLocation, project: str, deploy
     return results.filter((F.col("project_name") == project) & (F.col("deployment_name") == deployment))
 
 
-def done_pairs(run: RunContext) -> DataFrame:
-    """The (doc_id, text_sha256) pairs this run skips: by text and model, or by text alone; less the error rows
-    it sends again."""
+def to_classify(run: RunContext, docs: DataFrame, *, force: bool = False) -> DataFrame:
+    """`docs` less the documents this run skips (by text and model, or by text alone; the error rows it sends
+    again are not skipped), plus `has_row`: whether `results` already holds a row of the deployment for the
+    document (its new row replaces that one; the others are appended, `ledger/routing.py`). `force` skips none.
+
+    `results` is read once, only the columns the check needs, and joined with the input's keys: an inner join,
+    so Spark can broadcast the input's side and stream the deployment's rows without shuffling them.
+    """
     from pyspark.sql import functions as F
 
+    if run.fresh:
+        return docs.withColumn("has_row", F.lit(False))
     results = _table(run, ledger.RESULTS)
     mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
-    return done_rows(mine, run.model, run.skip_by, run.retry_errors).select("doc_id", "text_sha256")
+    done = done_flag(results.columns, run.model, run.skip_by, run.retry_errors)
+    keys = docs.select("doc_id", F.col("text_sha256").alias("__ctc_sha"))
+    known = (
+        mine.join(keys, "doc_id")
+        .groupBy("doc_id")  # one row per document, even if the table held two
+        .agg(F.max((done & (F.col("text_sha256") == F.col("__ctc_sha"))).cast("int")).alias("__ctc_done"))
+    )
+    marked = docs.join(known, "doc_id", "left")
+    if not force:
+        marked = marked.filter(F.coalesce(F.col("__ctc_done"), F.lit(0)) == 0)
+    return marked.withColumn("has_row", F.col("__ctc_done").isNotNull()).drop("__ctc_done")
 
 
 def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFrame:
     """Each batch's latest submission that can still be polled: its job unexpired and `submitted`/`succeeded`.
 
     Only jobs that can still be polled are read: the service forgets a job 24 hours after its submission, so
-    the filters on the deployment, the job's age and its status come before the window, as literals that
-    prune files. The latest is the latest submission (`submitted_at`); `attempts` only breaks a tie: an old
-    attempt-3 row of a batch sent again tonight must not outrank tonight's attempt 1. `updated_at` picks a
-    job's latest row when its status changes are appended as events.
+    the filters on the deployment and the job's age come before the window, as literals that prune files.
+    `jobs` is an event log (a row per state of a job): the latest row of a batch is its latest submission
+    (`submitted_at`; `attempts` only breaks a tie: an old attempt-3 row of a batch sent again tonight must not
+    outrank tonight's attempt 1), and of that submission its latest event (`updated_at`). The state is checked
+    on that row only: an earlier `submitted` event of a job that since `failed` is not open.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -63,18 +81,18 @@ def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFram
         (F.col("project_name") == run.project)
         & (F.col("deployment_name") == run.deployment)
         & (F.col("submitted_at") > F.lit(now - JOB_LIFETIME))
-        & (F.col("expires_at") > F.lit(now))
-        & F.col("status").isin(*POLLABLE)
-        & F.col("job_id").isNotNull()
     )
-    # A job submitted under another model would bring that model's answers: resubmit its batch instead.
-    jobs = runs_of_model(jobs, _table(run, ledger.RUNS), run.model, run.skip_by)
     latest = Window.partitionBy("batch_id").orderBy(
         F.col("submitted_at").desc_nulls_last(),
         F.col("attempts").desc_nulls_last(),
-        F.col("updated_at").desc_nulls_last(),  # a job's latest event, if its statuses are appended
+        F.col("updated_at").desc_nulls_last(),
     )
-    return jobs.withColumn("rank", F.row_number().over(latest)).filter(F.col("rank") == 1)
+    last = jobs.withColumn("rank", F.row_number().over(latest)).filter(F.col("rank") == 1)
+    open_ = last.filter(
+        (F.col("expires_at") > F.lit(now)) & F.col("status").isin(*POLLABLE) & F.col("job_id").isNotNull()
+    )
+    # A job submitted under another model would bring that model's answers: resubmit its batch instead.
+    return runs_of_model(open_, _table(run, ledger.RUNS), run.model, run.skip_by)
 
 
 def open_jobs(run: RunContext, valid: DataFrame) -> DataFrame:

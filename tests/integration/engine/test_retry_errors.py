@@ -73,6 +73,7 @@ def test_transient_error_rows_are_classified_again_once_the_service_is_healthy(
     assert server.stats()["submits"] - before == second.submits == 4
     assert (second.skipped_docs, second.succeeded_docs, second.errored_docs) == (2, 100, 0)
     rows = _rows(spark, tables)
+    assert read_table(spark, TableLocation.parse(tables), RESULTS).count() == len(rows) == 102  # replaced, not added
     assert all(rows[d.id].error_code is None and rows[d.id].run_id == "healthy" for d in docs)
     assert (rows["refused"].error_code, rows["refused"].run_id) == ("InvalidDocument", "down")
     assert (rows["empty"].error_code, rows["empty"].run_id) == ("EmptyDocument", "down")

@@ -58,7 +58,7 @@ def _run(spark, name: str, **args: str) -> list:
 
 def test_every_query_is_covered() -> None:
     covered = {"result_classes.sql", "class_counts.sql", "errors_by_code.sql", "run_history.sql"}
-    covered |= {"error_rate.sql", "run_throughput.sql"}
+    covered |= {"error_rate.sql", "run_throughput.sql", "job_states.sql"}
     assert {p.name for p in QUERIES} == covered | {"documents_by_model.sql"}
 
 
@@ -133,3 +133,14 @@ def test_every_dashboard_dataset_runs_in_the_schema_the_dashboard_names(spark, t
     assert sum(r.documents for r in rows["class_counts"]) == 40
     assert [(r.error_code, r.documents) for r in rows["errors_by_code"]] == [("EmptyDocument", 1)]
     assert [r.run_id for r in rows["run_history"]] == [r.run_id for r in rows["run_throughput"]] == ["sql-queries"]
+
+
+def test_the_job_states_view_gives_each_jobs_latest_event(spark, tables: str) -> None:
+    # `jobs` is an event log: a job's id when it was committed, then its final state, each a row of its own.
+    events = spark.table(f"{tables}.jobs")
+    states = spark.table(f"{tables}.job_states").collect()
+    jobs = events.select("batch_id", "job_id").distinct().count()
+    assert events.count() >= 2 * jobs > 0
+    assert len(states) == jobs and {s.status for s in states} == {"succeeded"}
+    queried = _run(spark, "job_states.sql", tables=tables)
+    assert sorted((r.batch_id, r.status) for r in queried) == sorted((s.batch_id, s.status) for s in states)

@@ -10,6 +10,7 @@ from ledger_fakes import result_row
 
 from ctc_spark.engine.ledger import tables
 from ctc_spark.engine.ledger.client import LedgerLink
+from ctc_spark.engine.ledger.routing import ResultRouting
 from ctc_spark.engine.ledger.service import LedgerService
 from ctc_spark.engine.ledger.sink import DeltaSink, RunTarget
 from ctc_spark.engine.ledger.writer import WriterTimings
@@ -60,3 +61,46 @@ def test_two_task_attempts_polling_the_same_job_leave_one_row_per_document(spark
     rows = _rows(spark, location)
     assert sorted(rows) == [f"d{i}" for i in range(5)]
     assert all(len(categories) == 1 for categories in rows.values())
+
+
+def _operations(spark: object, location: TableLocation, since: int) -> list[str]:
+    history = spark.sql(f"DESCRIBE HISTORY {location.name(tables.RESULTS)}")  # type: ignore[attr-defined]
+    return [r.operation for r in history.filter(f"version > {since}").orderBy("version").collect()]
+
+
+def _version(spark: object, location: TableLocation) -> int:
+    history = spark.sql(f"DESCRIBE HISTORY {location.name(tables.RESULTS)}")  # type: ignore[attr-defined]
+    return int(history.agg({"version": "max"}).first()[0])
+
+
+def test_new_documents_are_appended_and_only_replacements_merged(spark, tmp_path: Path) -> None:
+    location = TableLocation.parse(str(tmp_path / "tables"))
+    tables.ensure_engine_tables(spark, location)
+    DeltaSink(spark, location, TARGET).write_results([result_row("old", category="a")])  # an earlier night
+    sink = DeltaSink(spark, location, TARGET, routing=ResultRouting(["old"]))
+    v0 = _version(spark, location)
+    sink.write_results([result_row("new-1"), result_row("old", category="b"), result_row("new-2")])
+    assert _operations(spark, location, v0) == ["WRITE", "MERGE"]
+    v1 = _version(spark, location)
+    sink.write_results([result_row("new-3")])
+    assert _operations(spark, location, v1) == ["WRITE"]  # a write of new documents only: one append
+    v2 = _version(spark, location)
+    sink.write_results([result_row("new-1", category="z")])  # a task attempt reporting a written batch again
+    assert _operations(spark, location, v2) == ["MERGE"]
+    assert _rows(spark, location) == {"old": ["b"], "new-1": ["z"], "new-2": ["c"], "new-3": ["c"]}
+
+
+def test_invalid_documents_are_appended_unless_they_had_a_row(spark, tmp_path: Path) -> None:
+    location = TableLocation.parse(str(tmp_path / "tables"))
+    tables.ensure_engine_tables(spark, location)
+    DeltaSink(spark, location, TARGET).write_results([result_row("old", category="a")])
+    sink = DeltaSink(spark, location, TARGET, routing=ResultRouting(["old"]))
+    schema = "doc_id STRING, text_sha256 STRING, error_code STRING, error_message STRING, has_row BOOLEAN"
+    v0 = _version(spark, location)
+    sink.write_result_frame(spark.createDataFrame([("e1", "s", "EmptyDocument", "empty", False)], schema))
+    assert _operations(spark, location, v0) == ["WRITE"]  # no earlier row among them: no MERGE at all
+    v1 = _version(spark, location)
+    frame = [("e2", "s", "EmptyDocument", "empty", False), ("old", "s", "EmptyDocument", "empty", True)]
+    sink.write_result_frame(spark.createDataFrame(frame, schema))
+    assert _operations(spark, location, v1) == ["WRITE", "MERGE"]
+    assert _rows(spark, location) == {"old": [None], "e1": [None], "e2": [None]}

@@ -1,0 +1,61 @@
+"""Which result rows a write appends and which it MERGEs: pure, the one place that decides it.
+
+A nightly run's documents are mostly new: they have no row in `results` yet, and appending theirs costs the
+batch, whatever the table's history (a MERGE reads every file of the deployment that may hold a match). A row
+replaces an earlier one only for a document that had a row before the run (a retried error, a changed text, a
+new model: the plan marks these, `has_row`) or that this run already wrote (a task attempt reporting a batch
+again). Those rows are MERGEd, with predicates that prune to the deployment and the documents.
+
+The run's written documents are kept as 64-bit hashes (about 60 bytes each); a collision only sends a fresh
+row down the MERGE path, which is always correct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ctc_spark.engine.ledger.protocol import ResultRow
+
+__all__ = ["MAX_KNOWN_ROWS", "ResultRouting"]
+
+# Above this many pending documents with an earlier row (a new model re-classifying a whole deployment, say),
+# the plan does not collect their ids and every write is a MERGE: such a run rewrites the deployment anyway.
+MAX_KNOWN_ROWS = 200_000
+
+
+class ResultRouting:
+    """Splits each write's rows into those to append and those to MERGE.
+
+    `existing`: the ids of the run's documents that had a `results` row before it, or None when unknown (every
+    write is then a MERGE, the behaviour of a sink built without a plan). Not thread-safe: the ledger's results
+    thread is its only caller.
+    """
+
+    def __init__(self, existing: Iterable[str] | None) -> None:
+        self._existing = None if existing is None else {hash(d) for d in existing}
+        self._written: set[int] = set()
+
+    def __repr__(self) -> str:
+        known = "unknown" if self._existing is None else len(self._existing)
+        return f"ResultRouting(existing={known}, written={len(self._written)})"
+
+    @property
+    def appends(self) -> bool:
+        """False when every write must be a MERGE (the earlier rows are not known)."""
+        return self._existing is not None
+
+    def split(self, rows: Sequence[ResultRow]) -> tuple[list[ResultRow], list[ResultRow]]:
+        """(rows to append, rows to MERGE): a document with no row before the run and none written by it yet is
+        appended; any other is MERGEd. `rows` hold one row per document (`writer.dedupe_results`)."""
+        if self._existing is None:
+            return [], list(rows)
+        fresh: list[ResultRow] = []
+        replace: list[ResultRow] = []
+        for row in rows:
+            key = hash(row["doc_id"])
+            (replace if key in self._existing or key in self._written else fresh).append(row)
+        return fresh, replace
+
+    def wrote(self, doc_ids: Iterable[str]) -> None:
+        """Record documents whose rows are now in the table: any later row for them replaces it."""
+        self._written.update(hash(d) for d in doc_ids)

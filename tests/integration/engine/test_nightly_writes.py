@@ -1,0 +1,66 @@
+"""A nightly run's writes cost its batch: new documents' results and every job state are appended, and only
+rows that replace earlier ones are MERGEd. Real Spark, Delta and the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
+from ctc_spark.engine.ledger.tables import JOBS, RESULTS
+from ctc_spark.engine.run import run_classification
+from ctc_spark.io.tables import TableLocation, read_table
+from ctc_spark.local.corpus import generate_corpus
+
+pytestmark = pytest.mark.integration
+
+TRAIN = generate_corpus(300, n_classes=4, seed=41, id_prefix="train")
+FAST_LATENCY = {"queue_seconds": 0.02, "per_document_seconds": 0.001, "spread": 0.1}
+
+
+def _operations(spark, location: TableLocation, table: str, after: int) -> list[str]:
+    history = spark.sql(f"DESCRIBE HISTORY {location.name(table)}").filter(f"version > {after}")
+    return [r.operation for r in history.orderBy("version").collect()]
+
+
+def _version(spark, location: TableLocation, table: str) -> int:
+    return int(spark.sql(f"DESCRIBE HISTORY {location.name(table)}").agg({"version": "max"}).first()[0])
+
+
+def test_a_night_of_new_documents_appends_and_a_retried_error_is_merged(spark, make_emulator, tmp_path: Path) -> None:
+    from ctc_spark.emulator import LatencyModel
+
+    server = make_emulator(seed=8, latency=LatencyModel(**FAST_LATENCY))
+    server.seed_deployment(
+        "tickets", "prod", kind="single", texts=[d.text for d in TRAIN], labels=[d.labels for d in TRAIN]
+    )
+    resource = ResourceSettings(endpoint=server.endpoint, key=Secret(server.key), calls_per_minute=60_000)
+    settings = Settings(service=ServiceSettings(resources=(resource,), max_retry_seconds=30), batch=BatchSettings())
+    location = TableLocation.parse(str(tmp_path / "tables"))
+    night1 = generate_corpus(60, n_classes=4, seed=42, id_prefix="n1-")
+    night2 = generate_corpus(40, n_classes=4, seed=43, id_prefix="n2-")
+
+    def run(docs: list[tuple[str, str]], run_id: str):
+        df = spark.createDataFrame(docs, "id STRING, text STRING")
+        return run_classification(
+            df, project="tickets", deployment="prod", kind="single", tables=str(tmp_path / "tables"),
+            settings=settings, run_id=run_id,
+        )  # fmt: skip
+
+    first = run([(d.id, d.text) for d in night1] + [("flaky", "a text the service will have failed")], "night-1")
+    assert first.succeeded_docs == 61
+    # Stand in for a failure that can pass: tonight's run sends that row again, and it replaces the old one.
+    spark.sql(f"UPDATE {location.name(RESULTS)} SET error_code = 'JobFailed', category = NULL WHERE doc_id = 'flaky'")
+    results_v, jobs_v = _version(spark, location, RESULTS), _version(spark, location, JOBS)
+
+    second = run([(d.id, d.text) for d in night1 + night2] + [("flaky", "a text the service will have failed")], "n2")
+    assert (second.skipped_docs, second.succeeded_docs, second.errored_docs) == (60, 41, 0)
+    results_ops = _operations(spark, location, RESULTS, results_v)
+    assert "WRITE" in results_ops and results_ops.count("MERGE") == 1  # 40 appended; the one retried row merged
+    assert set(_operations(spark, location, JOBS, jobs_v)) == {"WRITE"}  # job ids and states: appends only
+    rows = read_table(spark, location, RESULTS)
+    assert rows.count() == rows.select("doc_id").distinct().count() == 101
+    flaky = rows.filter("doc_id = 'flaky'").first()
+    assert (flaky.error_code, flaky.run_id) == (None, "n2")
+    assert {r.run_id for r in rows.filter("doc_id LIKE 'n2-%'").select("run_id").distinct().collect()} == {"n2"}
