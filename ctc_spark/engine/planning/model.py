@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from ctc_spark.config import ServiceSettings
+from ctc_spark.config.choices import check_choice
 from ctc_spark.engine.planning.retry import RetryErrors, done_condition
-from ctc_spark.errors import AuthenticationError, ConfigError
+from ctc_spark.errors import AuthenticationError
 
 if TYPE_CHECKING:
     import httpx
@@ -74,10 +75,7 @@ def check_skip_by(value: str) -> SkipBy:
     Raises:
         ConfigError: anything else; names the value and the choices.
     """
-    for known in SKIP_BY:
-        if value == known:
-            return known
-    raise ConfigError(f"unknown skip key {value!r}; use one of {', '.join(SKIP_BY)}", key="--skip-by")
+    return check_choice(value, SKIP_BY, what="skip key", key="--skip-by")
 
 
 def read_deployment_model(

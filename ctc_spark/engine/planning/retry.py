@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ctc_spark.errors import ConfigError
+from ctc_spark.config.choices import check_choice
 
 __all__ = [
     "PERMANENT_CODES",
@@ -80,10 +80,7 @@ def check_retry_errors(value: str) -> RetryErrors:
     Raises:
         ConfigError: anything else; names the value and the choices.
     """
-    for known in RETRY_ERRORS:
-        if value == known:
-            return known
-    raise ConfigError(f"unknown retry policy {value!r}; use one of {', '.join(RETRY_ERRORS)}", key="--retry-errors")
+    return check_choice(value, RETRY_ERRORS, what="retry policy", key="--retry-errors")
 
 
 def is_transient(code: str) -> bool:
