@@ -5,10 +5,14 @@
 For each history size: fresh tables whose `results` hold N rows of the same deployment in nightly-sized files
 (`--file-rows` rows each) and whose `jobs` hold a year of job rows (`--nights` nights of `--jobs-per-night`), all
 written in this process; then, by spark-submit (the launch of `bench/peers.py`), one nightly run of `--docs` new
-documents and a no-op re-run of the same corpus, then `jobs/maintain.py` and one more no-op run. Records each
-run's wall time and `runs.step_seconds`, and each Delta write of the runs (`DESCRIBE HISTORY`): its duration
-(`executionTimeMs`) and the files it scanned (`numTargetFilesAfterSkipping` of `numTargetFilesBeforeSkipping`).
-Prints Markdown tables for bench/RESULTS.md.
+documents and a no-op re-run of the same corpus, then `jobs/maintain.py` and one more nightly run of as many
+other new documents (is a run after `maintain` slower than the first?). Records each run's wall time and
+`runs.step_seconds`, and each Delta write of the runs (`DESCRIBE HISTORY`): its operation, duration
+(`executionTimeMs`) and the files it scanned (`numTargetFilesAfterSkipping` of `numTargetFilesBeforeSkipping`,
+Databricks only) or wrote. Prints Markdown tables for bench/RESULTS.md.
+
+A year of small nights, then `maintain`: `--history 36500 --file-rows 100 --docs 100` (365 files of 100 rows in
+`results`, 365 nights of job events in `jobs`).
 """
 
 from __future__ import annotations
@@ -120,9 +124,9 @@ def _writes(spark: Any, location: TableLocation, since: datetime) -> list[str]:
             m = dict(r.operationMetrics or {})
             ms = m.get("executionTimeMs", "-")
             scanned = f"{m.get('numTargetFilesAfterSkipping', '-')}/{m.get('numTargetFilesBeforeSkipping', '-')}"
-            lines.append(
-                f"| {table} | {r.version} | {r.operation} | {ms} | {scanned} | {m.get('numOutputRows', '-')} |"
-            )
+            files = m.get("numFiles", m.get("numTargetFilesAdded", "-"))
+            rows = m.get("numOutputRows", "-")
+            lines.append(f"| {table} | {r.version} | {r.operation} | {ms} | {scanned} | {files} | {rows} |")
     return lines
 
 
@@ -171,16 +175,19 @@ def main() -> None:
             nightly = _classify(config, corpus, tables, f"nightly-{n}", work / f"nightly-{n}.log")
             submits = emulator_stats([target["endpoint"]])["submits"] - before["submits"]
             noop = _classify(config, corpus, tables, f"noop-{n}", work / f"noop-{n}.log")
-            writes += [f"| **{n:,} history rows** | | | | | |", *_writes(spark, location, since)]
+            writes += [f"| **{n:,} history rows** | | | | | | |", *_writes(spark, location, since)]
             maintain = _submit(
                 [str(REPO / "jobs" / "maintain.py"), "--tables", str(tables)], work / f"maintain-{n}.log"
             )
             maintained = _files(spark, location)
-            after = _classify(config, corpus, tables, f"after-{n}", work / f"after-{n}.log")
+            later = work / f"corpus-{n}-after"
+            write_corpus(later, args.docs, f"after-{n}-", seed=303)
+            after = _classify(config, later, tables, f"after-{n}", work / f"after-{n}.log")
+            maintained_after = _files(spark, location)
             summary.append(
                 f"| {n:,} | {seed_files} | {seeded:.0f} s | {nightly:.1f} s ({submits} submits) | "
                 f"{_steps(spark, location, f'nightly-{n}')} | {noop:.1f} s | {_steps(spark, location, f'noop-{n}')} | "
-                f"{maintain:.1f} s: {maintained} | {after:.1f} s |"
+                f"{maintain:.1f} s: {maintained} | {after:.1f} s ({maintained_after}) |"
             )
             print(summary[-1], flush=True)
     finally:
@@ -191,13 +198,15 @@ def main() -> None:
     print(
         "| history rows | live files after seeding | seeding | nightly run, wall | its planning / reconciliation / "
         "recording (s) | no-op re-run, wall | its planning / reconciliation / recording (s) | maintain: live files "
-        "| no-op after maintain |"
+        "| the next nightly run after maintain (live files then) |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(summary))
     print("\nEach Delta write of the nightly and no-op runs (`DESCRIBE HISTORY`):\n")
-    print("| table | version | operation | executionTimeMs | files scanned (after/before skipping) | rows out |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| table | version | operation | executionTimeMs | files scanned (after/before skipping) | files written | rows |"
+    )
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(writes))
 
 

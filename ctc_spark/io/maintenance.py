@@ -1,13 +1,18 @@
 """Generic Delta upkeep: compaction/clustering (`OPTIMIZE`), `VACUUM`, listing and dropping tables at a location.
 
-Each is plain SQL (classic and Spark Connect) except listing and dropping folders of a path location, which use
-the session's Hadoop file system (classic sessions only). Concurrent-commit conflicts are retried.
+Each is plain SQL (classic and Spark Connect) except listing and dropping the folders of a path location: a
+classic session uses its Hadoop file system; a Spark Connect client, which has no JVM, lists them by reading
+their Delta logs' file names (the server reads the folder) and deletes a folder it can reach itself, or empties
+the table it cannot. Concurrent-commit conflicts are retried.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from ctc_spark.errors import ConfigError
 from ctc_spark.io.connect import is_connect
@@ -62,8 +67,7 @@ def list_tables(spark: SparkSession, location: TableLocation, prefix: str = "") 
         rows = spark.sql(f"SHOW TABLES IN {location.root}").collect()
         return sorted(str(r.tableName) for r in rows if str(r.tableName).startswith(prefix.lower()))
     if is_connect(spark):
-        log.warning("listing %s needs a classic session (Hadoop file system); under Spark Connect: none", location)
-        return []
+        return _list_by_logs(spark, location.root, prefix)
     fs, root = _fs(spark, location.root)
     if not fs.exists(root):
         return []
@@ -72,12 +76,55 @@ def list_tables(spark: SparkSession, location: TableLocation, prefix: str = "") 
 
 
 def drop_table(spark: SparkSession, location: TableLocation, table: str) -> None:
-    """Drop the table (metastore) or delete its folder (path)."""
+    """Drop the table (metastore) or delete its folder (path).
+
+    Under Spark Connect a folder the client cannot reach (a remote file system only the server sees) is emptied
+    instead: its rows deleted and their files vacuumed; its log stays, and a warning names it.
+
+    Raises:
+        OSError: a local folder could not be deleted.
+    """
     if location.is_metastore:
         spark.sql(f"DROP TABLE IF EXISTS {location.name(table)}")
         return
-    fs, path = _fs(spark, location.path(table))
-    fs.delete(path, True)
+    if not is_connect(spark):
+        fs, path = _fs(spark, location.path(table))
+        fs.delete(path, True)
+        return
+    local = _local_folder(location.path(table))
+    if local is not None:
+        shutil.rmtree(local, ignore_errors=True)
+        if os.path.exists(local):
+            raise OSError(f"{local} is still there")
+        return
+    name = location.name(table)
+    spark.sql(f"DELETE FROM {name}")
+    spark.sql(f"VACUUM {name} RETAIN 0 HOURS")
+    log.warning("the table %s was emptied but its folder remains: delete it", name)
+
+
+def _list_by_logs(spark: Any, root: str, prefix: str) -> list[str]:
+    """The table folders under `root` named `prefix*`, seen by the Spark Connect server: the folders of the
+    Delta log files it finds (only the files' paths are read)."""
+    from pyspark.errors import AnalysisException
+
+    pattern = f"{root.rstrip('/')}/{prefix}*/_delta_log"
+    try:
+        rows = spark.read.format("binaryFile").option("pathGlobFilter", "*.json").load(pattern).select("path").collect()
+    except AnalysisException:  # no folder matches
+        return []
+    names = {str(r.path).rstrip("/").split("/")[-3] for r in rows}
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def _local_folder(path: str) -> str | None:
+    """The folder as this process sees it (a local path, `file:` URI or a mounted `/Volumes/...`); None when the
+    client cannot reach it (a remote file system seen only by the Connect server)."""
+    parsed = urlparse(path)
+    if parsed.scheme in ("", "file"):
+        local = parsed.path if parsed.scheme else path
+        return local if os.path.isdir(local) or not os.path.exists(local) else None
+    return None
 
 
 def _fs(spark: Any, path: str) -> tuple[Any, Any]:

@@ -13,14 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
-from ctc_spark.io.connect import is_connect
+from ctc_spark.io.maintenance import drop_table
 from ctc_spark.io.tables import TableLocation, read_table
 
 if TYPE_CHECKING:
@@ -59,39 +56,8 @@ def frozen_plan(
 
 
 def _drop(spark: Any, location: TableLocation, name: str) -> None:
-    """Drop the plan table: SQL for a metastore schema, the file system for a folder (Hadoop's under a classic
-    session, the client's under Spark Connect, which has no JVM gateway)."""
+    """Drop the plan table (`io/maintenance.drop_table`: classic, Spark Connect, metastore or folder)."""
     try:
-        if location.is_metastore:
-            spark.sql(f"DROP TABLE IF EXISTS {location.name(name)}")
-        elif not is_connect(spark):
-            jvm = spark.sparkContext._jvm
-            path = jvm.org.apache.hadoop.fs.Path(location.path(name))
-            path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
-        elif (local := _local_folder(location.path(name))) is not None:
-            shutil.rmtree(local, ignore_errors=True)
-            if os.path.exists(local):
-                raise OSError(f"{local} is still there")
-        else:
-            _empty(spark, location, name)
+        drop_table(spark, location, name)
     except Exception as exc:  # the run's outcome does not depend on this clean-up
         log.warning("could not drop the run's plan table %s: %s", location.name(name), exc)
-
-
-def _local_folder(path: str) -> str | None:
-    """The folder as this process sees it (a local path, `file:` URI or a mounted `/Volumes/...`); None when the
-    client cannot reach it (a remote file system seen only by the Connect server)."""
-    parsed = urlparse(path)
-    if parsed.scheme in ("", "file"):
-        local = parsed.path if parsed.scheme else path
-        return local if os.path.isdir(local) or not os.path.exists(local) else None
-    return None
-
-
-def _empty(spark: Any, location: TableLocation, name: str) -> None:
-    """A plan under a folder the client cannot reach: delete its rows and vacuum their files (the texts go);
-    the empty table's log stays, and is named in a warning."""
-    table = location.name(name)
-    spark.sql(f"DELETE FROM {table}")
-    spark.sql(f"VACUUM {table} RETAIN 0 HOURS")
-    log.warning("the run's plan table %s was emptied but its folder remains: delete it", table)

@@ -66,3 +66,20 @@ def test_no_plan_table_remains_after_a_successful_a_failed_and_a_refused_run(spa
     with pytest.raises(ConfigError, match="run id 'succeeded' was already used"):
         run("succeeded", force=True)
     assert _plans(tables) == []
+
+
+def test_maintain_under_spark_connect_finds_and_drops_a_plan_a_killed_driver_left(spark, server, tmp_path: Path) -> None:
+    from ctc_spark import maintain
+
+    tables = tmp_path / "tables"
+    df = corpus_dataframe(spark, generate_corpus(30, n_classes=4, seed=43), kind="single").drop("label")
+    run_classification(
+        df, project="left", deployment="prod", kind="single", tables=str(tables),
+        settings=_settings(server, server.key), run_id="before-maintain",
+    )  # fmt: skip
+    orphan = f"{PLAN_PREFIX}{'0' * 40}"  # what a killed driver leaves: no lease owns it
+    spark.range(3).write.format("delta").save(str(tables / orphan))
+    assert _plans(tables) == [orphan]
+    report = maintain(spark, str(tables))
+    assert (report.dropped_plans, _plans(tables)) == ([orphan], [])
+    assert maintain(spark, str(tables)).dropped_plans == []  # idempotent
