@@ -307,7 +307,8 @@ def _open(
     run.model = steps["model"].result()
     s = run.summary
     s.model_label, s.model_id = run.model.label, run.model.model_id
-    s.input_docs = steps["ids"].result()
+    ids = steps["ids"].result()
+    s.input_docs, run.id_range = ids.count, (ids.first, ids.last)
     if lease is not None:
         # Only a lease holder writes `results` and `jobs`: when this run created both and holds the first lease
         # ever taken on the location, no run has written either, and planning need not read them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import ResourceSettings
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_SCHEMA",
+    "InputIds",
     "assign_resource",
     "check_unique_ids",
     "connect_partitions",
@@ -68,20 +70,31 @@ def normalise_input(df: DataFrame, *, id_col: str, text_col: str, source: str = 
     return out.withColumn("text_sha256", F.sha2(F.coalesce(F.col("text"), F.lit("")), 256))
 
 
-def check_unique_ids(docs: DataFrame, *, source: str = "input") -> int:
-    """Refuse null or duplicate document ids (results are keyed by id); returns the number of documents.
+@dataclass(frozen=True)
+class InputIds:
+    """The input's documents: how many, and the range of their ids (None when there are none)."""
+
+    count: int
+    first: str | None = None
+    last: str | None = None
+
+
+def check_unique_ids(docs: DataFrame, *, source: str = "input") -> InputIds:
+    """Refuse null or duplicate document ids (results are keyed by id); returns their count and range.
 
     Raises:
         InputError: names up to five offending ids and how often each occurs.
     """
     from pyspark.sql import functions as F
 
-    # One pass counts the documents and the bad ids; a null id groups like any other key.
+    # One pass counts the documents and the bad ids, and finds the ids' range; a null id groups like any other.
     grouped = docs.groupBy("doc_id").count()
     bad_id = F.col("doc_id").isNull() | (F.col("count") > 1)
-    total = grouped.agg(F.sum("count").alias("n"), F.count(F.when(bad_id, 1)).alias("bad")).first()
+    total = grouped.agg(
+        F.sum("count").alias("n"), F.count(F.when(bad_id, 1)).alias("bad"), F.min("doc_id"), F.max("doc_id")
+    ).first()
     if total is None or not total.bad:
-        return int((total.n if total else 0) or 0)
+        return InputIds(int(total[0] or 0), total[2], total[3]) if total else InputIds(0)
     bad = grouped.filter(bad_id).orderBy("doc_id").limit(6).collect()
     if any(r.doc_id is None for r in bad):
         raise InputError(f"{source} has documents with a null id", source=source, column="doc_id")

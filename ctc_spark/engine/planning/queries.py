@@ -41,8 +41,9 @@ def to_classify(run: RunContext, docs: DataFrame, *, force: bool = False) -> Dat
     again are not skipped), plus `has_row`: whether `results` already holds a row of the deployment for the
     document (its new row replaces that one; the others are appended, `ledger/routing.py`). `force` skips none.
 
-    `results` is read once, only the columns the check needs, and joined with the input's keys: an inner join,
-    so Spark can broadcast the input's side and stream the deployment's rows without shuffling them.
+    `results` is read once, only the columns the check needs and only the files whose `doc_id` statistics overlap
+    the input's id range (a night of new, increasing ids reads none of the history), and joined with the input's
+    keys: an inner join, so Spark can broadcast the input's side and stream the deployment's rows unshuffled.
     """
     from pyspark.sql import functions as F
 
@@ -50,6 +51,9 @@ def to_classify(run: RunContext, docs: DataFrame, *, force: bool = False) -> Dat
         return docs.withColumn("has_row", F.lit(False))
     results = _table(run, ledger.RESULTS)
     mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
+    first, last = run.id_range
+    if first is not None and last is not None:
+        mine = mine.filter(F.col("doc_id").between(F.lit(first), F.lit(last)))
     done = done_flag(results.columns, run.model, run.skip_by, run.retry_errors)
     keys = docs.select("doc_id", F.col("text_sha256").alias("__ctc_sha"))
     known = (
