@@ -59,7 +59,12 @@ def to_classify(run: RunContext, docs: DataFrame, *, force: bool = False) -> Dat
     known = (
         mine.join(keys, "doc_id")
         .groupBy("doc_id")  # one row per document, even if the table held two
-        .agg(F.max((done & (F.col("text_sha256") == F.col("__ctc_sha"))).cast("int")).alias("__ctc_done"))
+        # a null (a row without a model, a null hash) is not done, and the document still has a row
+        .agg(
+            F.max(F.coalesce(done & (F.col("text_sha256") == F.col("__ctc_sha")), F.lit(False)).cast("int")).alias(
+                "__ctc_done"
+            )
+        )
     )
     marked = docs.join(known, "doc_id", "left")
     if not force:
