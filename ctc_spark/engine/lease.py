@@ -34,6 +34,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 
 from ctc_spark.errors import ConfigError, LeaseLostError, RunInProgressError
 from ctc_spark.io.evolution import add_missing_columns
+from ctc_spark.io.session import use_pool
 from ctc_spark.io.tables import (
     TableLocation,
     create_table_with_rows,
@@ -318,6 +319,7 @@ class RunLease:
         self._merge_own(self._clock(), f"t.run_id = {sql_string(gone.run_id)}{same}")
 
     def _heartbeat(self) -> None:
+        use_pool(self.spark, "ctc-lease")  # never queued behind a long stage of the run's own
         while not self._stop.wait(self.heartbeat_seconds):
             if not self.renew():
                 return

@@ -12,11 +12,11 @@ import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ctc_spark.config import SparkSettings
 from ctc_spark.io.classpath import require_delta_classes
-from ctc_spark.io.connect import connect_session, remote_url
+from ctc_spark.io.connect import connect_session, is_connect, remote_url
 from ctc_spark.io.delta import DELTA_VERSION, delta_conf, delta_jars, testing_conf
 from ctc_spark.io.logs import log4j2_java_option
 
@@ -31,6 +31,7 @@ __all__ = [
     "parse_spark_defaults",
     "parse_submit_args",
     "session_conf",
+    "use_pool",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,12 +133,24 @@ def _defaults_file(env: Mapping[str, str]) -> Path | None:
 
 def _builtin_defaults(*, testing: bool, jars_dir: str | Path | None) -> dict[str, str]:
     defaults = delta_conf(delta_jars(jars_dir))
+    # FAIR between pools: the run lease's renewals (`use_pool`) get the next free task slot instead of queueing
+    # behind every task of a long planning stage (FIFO), which on a busy session outlasted the lease's deadline.
+    defaults["spark.scheduler.mode"] = "FAIR"
     quiet = log4j2_java_option()  # our log4j2 file, when the checkout has one
     if quiet:
         defaults["spark.driver.extraJavaOptions"] = quiet
     if testing:
         defaults.update(testing_conf())
     return defaults
+
+
+def use_pool(spark: Any, pool: str) -> None:
+    """Run the Spark jobs this thread starts in the scheduler pool `pool` (created on first use). Under the
+    FAIR scheduler (ctc-spark's default, Databricks') its jobs share the task slots with other pools' instead of
+    waiting for them; a no-op under Spark Connect, whose server schedules."""
+    if is_connect(spark):
+        return
+    spark.sparkContext.setLocalProperty("spark.scheduler.pool", pool)
 
 
 def get_spark(

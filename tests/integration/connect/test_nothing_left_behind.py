@@ -68,7 +68,9 @@ def test_no_plan_table_remains_after_a_successful_a_failed_and_a_refused_run(spa
     assert _plans(tables) == []
 
 
-def test_maintain_under_spark_connect_finds_and_drops_a_plan_a_killed_driver_left(spark, server, tmp_path: Path) -> None:
+def test_maintain_under_spark_connect_finds_and_drops_a_plan_a_killed_driver_left(
+    spark, server, tmp_path: Path
+) -> None:
     from ctc_spark import maintain
 
     tables = tmp_path / "tables"

@@ -244,3 +244,36 @@ def test_a_run_stopped_past_its_deadline_while_another_takes_over_pays_nothing_t
     assert {r.run_id for r in rows} == {"second"}, "no document is written by both runs"
     assert second.succeeded_docs == 400 and second.submits >= 16
     assert server.stats()["submits"] == second.submits, "the first run paid for batches the second one sent"
+
+
+def test_a_renewal_gets_a_task_slot_while_a_long_stage_holds_every_other(spark, tmp_path: Path) -> None:
+    # A nightly run's planning stage once held both slots of local[2] for over a minute under load, and the
+    # lease's renewals (Spark jobs of their own) queued behind its tasks (FIFO) until the run lost its lease.
+    assert spark.sparkContext.getConf().get("spark.scheduler.mode") == "FAIR"  # ctc-spark's session default
+    loc = TableLocation.parse(str(tmp_path / "tables"))
+    lease = _lease(spark, loc, "busy", heartbeat_seconds=1.0)
+    flag = str(tmp_path / "stage-may-end")
+    # A stage that holds both slots until told to end: 300 tasks of a second each, a slot freed twice a
+    # second (FAIR never preempts a running task), each task ending at once when the flag exists.
+    stage = threading.Thread(
+        target=lambda: (
+            spark.sparkContext.parallelize(range(300), 300)
+            .map(lambda x: os.path.exists(flag) or time.sleep(1.0) or x)
+            .count()
+        )
+    )
+    lease.acquire()
+    try:
+        stage.start()
+        time.sleep(3.0)  # both slots are the stage's now
+        started = time.monotonic()
+        renewed = False
+        while stage.is_alive() and not renewed and time.monotonic() - started < 180:
+            time.sleep(0.5)
+            renewed = (lease._renewed or 0.0) > started  # a renewal begun after the stage took the slots is done
+        running = stage.is_alive()
+    finally:
+        Path(flag).touch()
+        stage.join()
+        lease.release()
+    assert renewed and running  # renewed while the stage still had tasks to run (FIFO: only after its last)
