@@ -230,7 +230,8 @@ def merge_rows(
     literals, so the MERGE reads only the files that can hold them instead of the whole table; `since` maps
     target columns to a lower bound every matching target row meets (say `{"submitted_at": earliest}`); `within`
     maps target columns to the values the matches can have (say `{"doc_id": ids}`: an `IN` list that file
-    statistics can skip on). The source is coalesced to one partition. Concurrent-commit conflicts are retried a bounded number of times.
+    statistics can skip on). The source is coalesced to one partition. Concurrent-commit conflicts are retried a
+    bounded number of times.
     """
     assignments = _assignments(update_columns, update_set)
     rows = rows.coalesce(1)

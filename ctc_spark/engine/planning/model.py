@@ -32,7 +32,6 @@ __all__ = [
     "SkipBy",
     "check_skip_by",
     "done_flag",
-    "done_rows",
     "read_deployment_model",
     "runs_of_model",
 ]
@@ -122,13 +121,6 @@ def read_deployment_model(
     model = DeploymentModel.from_deployment(body)
     log.info("deployment %s/%s serves %s", project, deployment, model)
     return model
-
-
-def done_rows(
-    results: DataFrame, model: DeploymentModel, skip_by: SkipBy, retry_errors: RetryErrors = "transient"
-) -> DataFrame:
-    """The `results` rows that count as done for this run (`done_flag`)."""
-    return results.filter(done_flag(results.columns, model, skip_by, retry_errors))
 
 
 def done_flag(
