@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from delta_probes import operations, version
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
 from ctc_spark.engine.ledger.tables import JOBS, RESULTS
@@ -17,15 +18,6 @@ pytestmark = pytest.mark.integration
 
 TRAIN = generate_corpus(300, n_classes=4, seed=41, id_prefix="train")
 FAST_LATENCY = {"queue_seconds": 0.02, "per_document_seconds": 0.001, "spread": 0.1}
-
-
-def _operations(spark, location: TableLocation, table: str, after: int) -> list[str]:
-    history = spark.sql(f"DESCRIBE HISTORY {location.name(table)}").filter(f"version > {after}")
-    return [r.operation for r in history.orderBy("version").collect()]
-
-
-def _version(spark, location: TableLocation, table: str) -> int:
-    return int(spark.sql(f"DESCRIBE HISTORY {location.name(table)}").agg({"version": "max"}).first()[0])
 
 
 def test_a_night_of_new_documents_appends_and_a_retried_error_is_merged(spark, make_emulator, tmp_path: Path) -> None:
@@ -52,13 +44,13 @@ def test_a_night_of_new_documents_appends_and_a_retried_error_is_merged(spark, m
     assert first.succeeded_docs == 61
     # Stand in for a failure that can pass: tonight's run sends that row again, and it replaces the old one.
     spark.sql(f"UPDATE {location.name(RESULTS)} SET error_code = 'JobFailed', category = NULL WHERE doc_id = 'flaky'")
-    results_v, jobs_v = _version(spark, location, RESULTS), _version(spark, location, JOBS)
+    results_v, jobs_v = version(spark, location, RESULTS), version(spark, location, JOBS)
 
     second = run([(d.id, d.text) for d in night1 + night2] + [("flaky", "a text the service will have failed")], "n2")
     assert (second.skipped_docs, second.succeeded_docs, second.errored_docs) == (60, 41, 0)
-    results_ops = _operations(spark, location, RESULTS, results_v)
+    results_ops = operations(spark, location, RESULTS, results_v)
     assert "WRITE" in results_ops and results_ops.count("MERGE") == 1  # 40 appended; the one retried row merged
-    assert set(_operations(spark, location, JOBS, jobs_v)) == {"WRITE"}  # job ids and states: appends only
+    assert set(operations(spark, location, JOBS, jobs_v)) == {"WRITE"}  # job ids and states: appends only
     rows = read_table(spark, location, RESULTS)
     assert rows.count() == rows.select("doc_id").distinct().count() == 101
     flaky = rows.filter("doc_id = 'flaky'").first()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from delta_probes import files_read
 
 from ctc_spark.io.tables import TableLocation, ensure_table, merge_rows, read_table, table_exists
 
@@ -35,19 +36,6 @@ def test_ensure_and_merge_are_idempotent(spark, tmp_path: Path, kind: str) -> No
     assert spark.sql(f"SELECT count(*) AS c FROM {loc.name('things')}").first().c == 2
 
 
-def _files_read(frame) -> int:
-    """The files a read of `frame` opens once Delta has skipped what its statistics rule out (classic sessions)."""
-    execution = frame._jdf.queryExecution()
-    execution.toRdd().count()
-    leaves = execution.executedPlan().collectLeaves().iterator()
-    total = 0
-    while leaves.hasNext():
-        metrics = leaves.next().metrics()
-        if metrics.contains("numFiles"):
-            total += int(metrics.apply("numFiles").value())
-    return total
-
-
 def test_a_pruned_merge_updates_only_its_deployment_whose_files_its_literals_single_out(spark, tmp_path: Path) -> None:
     from ctc_spark.io.layout import describe_detail
 
@@ -60,7 +48,7 @@ def test_a_pruned_merge_updates_only_its_deployment_whose_files_its_literals_sin
     # One file per commit (the source is coalesced), and the deployment's literals skip the other two.
     assert describe_detail(spark, loc, "results").num_files == 3
     mine = read_table(spark, loc, "results").filter("project_name = 'p' AND deployment_name = 'b'")
-    assert _files_read(mine) == 1
+    assert files_read(mine) == 1
     update = spark.createDataFrame([("1", "p", "b", 7), ("new", "p", "b", 1)], schema)
     merge_rows(
         spark,

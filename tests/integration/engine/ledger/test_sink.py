@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from delta_probes import operations, version
 from ledger_fakes import result_row
 
 from ctc_spark.engine.ledger import tables
@@ -63,30 +64,20 @@ def test_two_task_attempts_polling_the_same_job_leave_one_row_per_document(spark
     assert all(len(categories) == 1 for categories in rows.values())
 
 
-def _operations(spark: object, location: TableLocation, since: int) -> list[str]:
-    history = spark.sql(f"DESCRIBE HISTORY {location.name(tables.RESULTS)}")  # type: ignore[attr-defined]
-    return [r.operation for r in history.filter(f"version > {since}").orderBy("version").collect()]
-
-
-def _version(spark: object, location: TableLocation) -> int:
-    history = spark.sql(f"DESCRIBE HISTORY {location.name(tables.RESULTS)}")  # type: ignore[attr-defined]
-    return int(history.agg({"version": "max"}).first()[0])
-
-
 def test_new_documents_are_appended_and_only_replacements_merged(spark, tmp_path: Path) -> None:
     location = TableLocation.parse(str(tmp_path / "tables"))
     tables.ensure_engine_tables(spark, location)
     DeltaSink(spark, location, TARGET).write_results([result_row("old", category="a")])  # an earlier night
     sink = DeltaSink(spark, location, TARGET, routing=ResultRouting(["old"]))
-    v0 = _version(spark, location)
+    v0 = version(spark, location, tables.RESULTS)
     sink.write_results([result_row("new-1"), result_row("old", category="b"), result_row("new-2")])
-    assert _operations(spark, location, v0) == ["WRITE", "MERGE"]
-    v1 = _version(spark, location)
+    assert operations(spark, location, tables.RESULTS, v0) == ["WRITE", "MERGE"]
+    v1 = version(spark, location, tables.RESULTS)
     sink.write_results([result_row("new-3")])
-    assert _operations(spark, location, v1) == ["WRITE"]  # a write of new documents only: one append
-    v2 = _version(spark, location)
+    assert operations(spark, location, tables.RESULTS, v1) == ["WRITE"]  # a write of new documents only: one append
+    v2 = version(spark, location, tables.RESULTS)
     sink.write_results([result_row("new-1", category="z")])  # a task attempt reporting a written batch again
-    assert _operations(spark, location, v2) == ["MERGE"]
+    assert operations(spark, location, tables.RESULTS, v2) == ["MERGE"]
     assert _rows(spark, location) == {"old": ["b"], "new-1": ["z"], "new-2": ["c"], "new-3": ["c"]}
 
 
@@ -96,11 +87,11 @@ def test_invalid_documents_are_appended_unless_they_had_a_row(spark, tmp_path: P
     DeltaSink(spark, location, TARGET).write_results([result_row("old", category="a")])
     sink = DeltaSink(spark, location, TARGET, routing=ResultRouting(["old"]))
     schema = "doc_id STRING, text_sha256 STRING, error_code STRING, error_message STRING, has_row BOOLEAN"
-    v0 = _version(spark, location)
+    v0 = version(spark, location, tables.RESULTS)
     sink.write_result_frame(spark.createDataFrame([("e1", "s", "EmptyDocument", "empty", False)], schema))
-    assert _operations(spark, location, v0) == ["WRITE"]  # no earlier row among them: no MERGE at all
-    v1 = _version(spark, location)
+    assert operations(spark, location, tables.RESULTS, v0) == ["WRITE"]  # no earlier row among them: no MERGE at all
+    v1 = version(spark, location, tables.RESULTS)
     frame = [("e2", "s", "EmptyDocument", "empty", False), ("old", "s", "EmptyDocument", "empty", True)]
     sink.write_result_frame(spark.createDataFrame(frame, schema))
-    assert _operations(spark, location, v1) == ["WRITE", "MERGE"]
+    assert operations(spark, location, tables.RESULTS, v1) == ["WRITE", "MERGE"]
     assert _rows(spark, location) == {"old": [None], "e1": [None], "e2": [None]}

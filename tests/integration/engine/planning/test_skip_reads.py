@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from delta_probes import files_read
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, Settings
 from ctc_spark.engine.context import RunContext, RunSummary
@@ -14,25 +15,6 @@ from ctc_spark.engine.planning.queries import to_classify
 from ctc_spark.io.tables import TableLocation, append_rows
 
 pytestmark = pytest.mark.integration
-
-
-def _files_read(frame) -> int:
-    """The files the query's scans open once Delta has skipped what its statistics rule out (the plan run
-    without adaptive execution, whose stages would hide the scans from `collectLeaves`)."""
-    spark = frame.sparkSession
-    adaptive = spark.conf.get("spark.sql.adaptive.enabled")
-    spark.conf.set("spark.sql.adaptive.enabled", "false")
-    try:
-        execution = frame._jdf.queryExecution()
-        execution.toRdd().count()
-        total, nodes = 0, execution.executedPlan().collectLeaves().iterator()
-        while nodes.hasNext():
-            metrics = nodes.next().metrics()
-            if metrics.contains("numFiles"):
-                total += int(metrics.apply("numFiles").value())
-        return total
-    finally:
-        spark.conf.set("spark.sql.adaptive.enabled", adaptive)
 
 
 def _history(spark, location: TableLocation, nights: int, per_night: int) -> None:
@@ -67,7 +49,7 @@ def test_a_night_of_new_ids_reads_no_file_of_the_history_and_old_ids_read_only_t
     planned = to_classify(_run(spark, location, new), new)
     assert planned.count() == 40 and planned.filter("has_row").count() == 0
     # (a fresh frame each time: a frame keeps the physical plan of its first execution)
-    assert _files_read(to_classify(_run(spark, location, new), new)) == 0  # the input is in memory: any file is history
+    assert files_read(to_classify(_run(spark, location, new), new)) == 0  # the input is in memory: any file is history
 
     # Two documents of night 2 come back, one with its text changed, with a new one in their id range: only
     # night 2's file is read.
@@ -80,7 +62,7 @@ def test_a_night_of_new_ids_reads_no_file_of_the_history_and_old_ids_read_only_t
         ("hist-002-0007", True),
         ("hist-002-9999", False),
     ]
-    assert _files_read(to_classify(_run(spark, location, old), old)) == 1
+    assert files_read(to_classify(_run(spark, location, old), old)) == 1
     # Ids spanning the history (the case the range cannot help: random ids) read every file of it.
     spread = spark.createDataFrame([("hist-000-0001", "t", "x"), ("hist-005-0001", "t", "y")], old.schema)
-    assert _files_read(to_classify(_run(spark, location, spread), spread)) == 6
+    assert files_read(to_classify(_run(spark, location, spread), spread)) == 6
