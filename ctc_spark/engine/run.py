@@ -24,7 +24,7 @@ from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import tables as ledger
 from ctc_spark.engine.ledger.routing import MAX_KNOWN_ROWS
 from ctc_spark.engine.planning.frozen import frozen_plan
-from ctc_spark.engine.planning.inputs import check_unique_ids, normalise_input, with_prevalidation
+from ctc_spark.engine.planning.inputs import check_unique_ids, normalise_input, plan_counts, with_prevalidation
 from ctc_spark.engine.planning.model import check_skip_by, read_deployment_model
 from ctc_spark.engine.planning.queries import deployment_results, open_candidates, open_jobs, to_classify
 from ctc_spark.engine.planning.retry import check_retry_errors
@@ -374,20 +374,24 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
             # than the plan counted, and unlike a local checkpoint it survives the loss of an executor. A dry run
             # writes nothing: its plan stays a plain (lazy) DataFrame.
-            pending = (
-                planned
-                if run.dry_run
-                else cleanup.enter_context(
-                    frozen_plan(planned, run.tables, project=run.project, deployment=run.deployment, run_id=s.run_id)
+            pending, counted = planned, None
+            if not run.dry_run:
+                plan = cleanup.enter_context(
+                    frozen_plan(
+                        planned,
+                        run.tables,
+                        project=run.project,
+                        deployment=run.deployment,
+                        run_id=s.run_id,
+                        counts=plan_counts(),
+                    )
                 )
-            )
-            counted = pending.agg(
-                F.count(F.lit(1)).alias("n"),
-                F.count("error_code").alias("bad"),
-                F.count(F.when(F.col("has_row"), 1)).alias("known"),
-            ).first()
+                pending, counted = plan.frame, plan.counts  # counted by the plan's own write
+            if counted is None:
+                row = pending.agg(*plan_counts()).first()
+                counted = row.asDict() if row else {}
             resuming = any_open is not None and any_open.result()
-        todo, invalid, known = (int(counted.n), int(counted.bad), int(counted.known)) if counted else (0, 0, 0)
+        todo, invalid, known = (int(counted.get(k) or 0) for k in ("n", "bad", "known"))
         s.skipped_docs = s.input_docs - todo
         run.pack_docs = todo - invalid
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")

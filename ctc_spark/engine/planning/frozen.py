@@ -13,17 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ctc_spark.io.maintenance import drop_table
+from ctc_spark.io.observe import observe
 from ctc_spark.io.tables import TableLocation, read_table
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
-__all__ = ["PLAN_PREFIX", "frozen_plan", "plan_table_name"]
+__all__ = ["PLAN_PREFIX", "FrozenPlan", "frozen_plan", "plan_table_name"]
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +39,39 @@ def plan_table_name(project: str, deployment: str, run_id: str) -> str:
     return PLAN_PREFIX + digest[:40]
 
 
+@dataclass(frozen=True)
+class FrozenPlan:
+    """The plan read back from its table, and the aggregates its write computed (None: not reported)."""
+
+    frame: DataFrame
+    counts: dict[str, Any] | None
+
+
 @contextmanager
 def frozen_plan(
-    frame: DataFrame, location: TableLocation, *, project: str, deployment: str, run_id: str
-) -> Iterator[DataFrame]:
-    """Write `frame` once to the run's plan table and yield it read back; drop the table on the way out."""
+    frame: DataFrame,
+    location: TableLocation,
+    *,
+    project: str,
+    deployment: str,
+    run_id: str,
+    counts: Sequence[Column] = (),
+) -> Iterator[FrozenPlan]:
+    """Write `frame` once to the run's plan table and yield it read back; drop the table on the way out.
+
+    `counts` (aliased aggregate Columns) are computed by the write itself (`io/observe.py`), so the plan need not
+    be read again to be counted.
+    """
     spark: Any = frame.sparkSession
     name = plan_table_name(project, deployment, run_id)
-    writer = frame.write.format("delta").mode("overwrite")
+    observed = observe(frame, f"ctc_plan_{run_id}", counts) if counts else None
+    writer = (observed.frame if observed else frame).write.format("delta").mode("overwrite")
     try:
         if location.is_metastore:
             writer.saveAsTable(f"{location.root}.{name}")
         else:
             writer.save(location.path(name))
-        yield read_table(spark, location, name)
+        yield FrozenPlan(read_table(spark, location, name), observed.metrics() if observed else None)
     finally:
         _drop(spark, location, name)
 

@@ -21,7 +21,7 @@ from ctc_spark.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 __all__ = [
     "BATCH_SCHEMA",
@@ -133,6 +133,18 @@ def with_prevalidation(docs: DataFrame, max_chars: int) -> DataFrame:
         .when(length > max_chars, F.format_string(f"text has %d characters; the limit is {max_chars}", length))
     )
     return docs.withColumn("error_code", code).withColumn("error_message", message)
+
+
+def plan_counts() -> list[Column]:
+    """The plan's counts as aggregate Columns: `n` documents, `bad` of them invalid (an `error_code`), `known`
+    of them with a `results` row already (`has_row`)."""
+    from pyspark.sql import functions as F
+
+    return [
+        F.count(F.lit(1)).alias("n"),
+        F.count("error_code").alias("bad"),
+        F.count(F.when(F.col("has_row"), 1)).alias("known"),
+    ]
 
 
 def assign_resource(batch_id: str, resources: Sequence[ResourceSettings]) -> str:

@@ -1,0 +1,36 @@
+"""The frozen plan on real Delta: its write counts it (no second read of the table), and it is dropped after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctc_spark.engine.planning.frozen import frozen_plan, plan_table_name
+from ctc_spark.engine.planning.inputs import plan_counts
+from ctc_spark.io.tables import TableLocation, table_exists
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_plan_is_counted_by_its_own_write_and_dropped_on_the_way_out(spark, tmp_path: Path) -> None:
+    loc = TableLocation.parse(str(tmp_path / "tables"))
+    rows = [
+        ("a", "text a", "h-a", False, None),
+        ("b", "text b", "h-b", True, None),
+        ("c", "", "h-c", False, "EmptyDocument"),
+        ("d", None, "h-d", True, "NullDocument"),
+        ("e", "text e", "h-e", False, None),
+    ]
+    planned = spark.createDataFrame(
+        rows, "doc_id STRING, text STRING, text_sha256 STRING, has_row BOOLEAN, error_code STRING"
+    )
+    name = plan_table_name("p", "d", "run-1")
+    with frozen_plan(planned, loc, project="p", deployment="d", run_id="run-1", counts=plan_counts()) as plan:
+        assert plan.counts == {"n": 5, "bad": 2, "known": 2}
+        recount = plan.frame.agg(*plan_counts()).first()
+        assert recount is not None and recount.asDict() == plan.counts
+        assert table_exists(spark, loc, name)
+    assert not table_exists(spark, loc, name)
+    with frozen_plan(planned, loc, project="p", deployment="d", run_id="run-2") as uncounted:
+        assert uncounted.counts is None and uncounted.frame.count() == 5
