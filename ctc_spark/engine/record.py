@@ -12,7 +12,7 @@ from ctc_spark.engine.context import RunContext, timed
 from ctc_spark.engine.ledger import tables as ledger
 from ctc_spark.engine.planning.queries import deployment_results
 from ctc_spark.errors import ReconciliationError
-from ctc_spark.io.tables import merge_rows
+from ctc_spark.io.tables import append_rows, replace_rows, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -53,7 +53,10 @@ def reconcile(run: RunContext, docs: DataFrame) -> None:
 
 
 def record_run(run: RunContext, status: str, *, error: str | None = None) -> None:
-    """MERGE the run's row into `runs`: its status, configuration, counts, model and step timings."""
+    """Write the run's row into `runs`: its status, configuration, counts, model and step timings.
+
+    The "running" row is appended; a later status replaces the run's row (inserting it when there is none).
+    """
     s = run.summary
     now = datetime.now(timezone.utc)
     config = {
@@ -101,4 +104,8 @@ def record_run(run: RunContext, status: str, *, error: str | None = None) -> Non
         dict(s.step_seconds),
     )
     frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)
-    timed(run, "recording", merge_rows, run.spark, run.tables, ledger.RUNS, frame, ["run_id"])
+    if status == "running":  # a new run id (`_refuse_reused_run_id`): a blind append, no read of `runs`
+        timed(run, "recording", append_rows, run.spark, run.tables, ledger.RUNS, frame)
+    else:
+        where = f"run_id = {sql_string(s.run_id)}"
+        timed(run, "recording", replace_rows, run.spark, run.tables, ledger.RUNS, frame, where)

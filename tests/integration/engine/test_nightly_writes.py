@@ -9,7 +9,7 @@ import pytest
 from delta_probes import operations, version
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
-from ctc_spark.engine.ledger.tables import JOBS, RESULTS
+from ctc_spark.engine.ledger.tables import JOBS, RESULTS, RUNS
 from ctc_spark.engine.run import run_classification
 from ctc_spark.io.tables import TableLocation, read_table
 from ctc_spark.local.corpus import generate_corpus
@@ -44,13 +44,19 @@ def test_a_night_of_new_documents_appends_and_a_retried_error_is_merged(spark, m
     assert first.succeeded_docs == 61
     # Stand in for a failure that can pass: tonight's run sends that row again, and it replaces the old one.
     spark.sql(f"UPDATE {location.name(RESULTS)} SET error_code = 'JobFailed', category = NULL WHERE doc_id = 'flaky'")
-    results_v, jobs_v = version(spark, location, RESULTS), version(spark, location, JOBS)
+    results_v, jobs_v, runs_v = (version(spark, location, t) for t in (RESULTS, JOBS, RUNS))
 
     second = run([(d.id, d.text) for d in night1 + night2] + [("flaky", "a text the service will have failed")], "n2")
     assert (second.skipped_docs, second.succeeded_docs, second.errored_docs) == (60, 41, 0)
     results_ops = operations(spark, location, RESULTS, results_v)
     assert "WRITE" in results_ops and results_ops.count("MERGE") == 1  # 40 appended; the one retried row merged
     assert set(operations(spark, location, JOBS, jobs_v)) == {"WRITE"}  # job ids and states: appends only
+    # The run's row: appended "running", then replaced by its final state (a replaceWhere overwrite), no MERGE.
+    runs_history = spark.sql(f"DESCRIBE HISTORY {location.name(RUNS)}").filter(f"version > {runs_v}")
+    modes = [r.operationParameters["mode"] for r in runs_history.orderBy("version").collect()]
+    assert modes == ["Append", "Overwrite"]
+    runs = read_table(spark, location, RUNS)
+    assert sorted((r.run_id, r.status) for r in runs.collect()) == [("n2", "succeeded"), ("night-1", "succeeded")]
     rows = read_table(spark, location, RESULTS)
     assert rows.count() == rows.select("doc_id").distinct().count() == 101
     flaky = rows.filter("doc_id = 'flaky'").first()

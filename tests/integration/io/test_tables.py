@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 from delta_probes import files_read
 
-from ctc_spark.io.tables import TableLocation, ensure_table, merge_rows, read_table, table_exists
+from ctc_spark.io.tables import (
+    TableLocation,
+    append_rows,
+    ensure_table,
+    merge_rows,
+    read_table,
+    replace_rows,
+    table_exists,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +42,26 @@ def test_ensure_and_merge_are_idempotent(spark, tmp_path: Path, kind: str) -> No
     got = sorted((r.id, r.n) for r in read_table(spark, loc, "things").collect())
     assert got == [("a", 1), ("b", 3)]
     assert spark.sql(f"SELECT count(*) AS c FROM {loc.name('things')}").first().c == 2
+
+
+@pytest.mark.parametrize("kind", ["path", "metastore"])
+def test_replace_rows_swaps_the_matching_rows_in_one_commit_and_refuses_rows_outside_its_condition(
+    spark, tmp_path: Path, kind: str
+) -> None:
+    loc = TableLocation.parse(str(tmp_path / "tables") if kind == "path" else "spark_catalog.ctc_replace_test")
+    ensure_table(spark, loc, "things", _schema(), cluster_by=("id",))
+    append_rows(spark, loc, "things", spark.createDataFrame([("a", 1), ("b", 2)], SCHEMA))
+    before = spark.sql(f"DESCRIBE HISTORY {loc.name('things')}").count()
+    replace_rows(spark, loc, "things", spark.createDataFrame([("a", 5)], SCHEMA), "id = 'a'")
+    replace_rows(spark, loc, "things", spark.createDataFrame([("c", 1)], SCHEMA), "id = 'c'")  # none: inserted
+    got = sorted((r.id, r.n) for r in read_table(spark, loc, "things").collect())
+    assert got == [("a", 5), ("b", 2), ("c", 1)]
+    assert spark.sql(f"DESCRIBE HISTORY {loc.name('things')}").count() == before + 2  # a commit each
+    with pytest.raises(Exception, match=r"(?i)replace.?where|does not conform"):
+        replace_rows(spark, loc, "things", spark.createDataFrame([("b", 9)], SCHEMA), "id = 'a'")
+    assert sorted((r.id, r.n) for r in read_table(spark, loc, "things").collect()) == got
+    if kind == "metastore":
+        spark.sql(f"DROP TABLE {loc.name('things')}")
 
 
 def test_a_pruned_merge_updates_only_its_deployment_whose_files_its_literals_single_out(spark, tmp_path: Path) -> None:
