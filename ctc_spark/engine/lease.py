@@ -155,6 +155,7 @@ class RunLease:
         self.generation: int | None = None  # the fencing token, set when this run holds the lease
         self.lost: str | None = None  # why the lease was lost; it is never held again
         self.first_ever = False  # set by `acquire`: this run created the leases table holding its own lease
+        self.released = False  # `release` ran: the run no longer holds (or renews) the lease
         self.on_lost: list[Callable[[LeaseLostError], None]] = []
         self._clock = clock
         self._monotonic = monotonic
@@ -266,7 +267,14 @@ class RunLease:
         return True
 
     def release(self) -> None:
-        """Stop renewing and delete the lease row if it is still this run's (its run id and generation)."""
+        """Stop renewing and delete the lease row if it is still this run's (its run id and generation).
+
+        Idempotent: a second call does nothing.
+        """
+        with self._lock:
+            if self.released:
+                return
+            self.released = True
         self._stop.set()
         if self._beat is not None:
             self._beat.join()

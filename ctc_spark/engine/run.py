@@ -173,6 +173,10 @@ def _run_leased(run: RunContext, pool: ThreadPoolExecutor, docs: DataFrame, *, f
         run.summary.duration_seconds = time.monotonic() - run.started
         recorded = pool.submit(record_run, run, "succeeded")  # while the ledger commits the last job states
         service.join()
+        # Every write to `results` and `jobs` is done: the lease can go while the `runs` row commits (the row is
+        # this run's own, keyed by its run id, and needs no lease).
+        if run.lease is not None:
+            run.lease.release()
         recorded.result()
     except BaseException as exc:
         with contextlib.suppress(BaseException):
@@ -191,7 +195,7 @@ def _lost_lease(run: RunContext, exc: BaseException) -> LeaseLostError | None:
     whose lease is taken over fails because of that, whatever step noticed first)."""
     if isinstance(exc, LeaseLostError):
         return exc
-    if run.lease is None:
+    if run.lease is None or run.lease.released:  # a lease given back is not lost
         return None
     try:
         run.lease.check()
