@@ -80,7 +80,8 @@ def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFram
     `jobs` is an event log (a row per state of a job): the latest row of a batch is its latest submission
     (`submitted_at`; `attempts` only breaks a tie: an old attempt-3 row of a batch sent again tonight must not
     outrank tonight's attempt 1), and of that submission its latest event (`updated_at`). The state is checked
-    on that row only: an earlier `submitted` event of a job that since `failed` is not open.
+    on that row only: an earlier `submitted` event of a job that since `failed` is not open, and neither is a
+    latest event written by a run that succeeded.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -100,8 +101,14 @@ def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFram
     open_ = last.filter(
         (F.col("expires_at") > F.lit(now)) & F.col("status").isin(*POLLABLE) & F.col("job_id").isNotNull()
     )
+    runs = _table(run, ledger.RUNS)
+    # A run that succeeded reconciled every document it was given: the jobs whose latest event it wrote need no
+    # poll (last night's `succeeded` jobs, under 24 hours old, would otherwise send every night's plan through
+    # the open-job join).
+    finished = runs.filter(F.col("status") == F.lit("succeeded")).select("run_id")
+    open_ = open_.join(finished, "run_id", "left_anti")
     # A job submitted under another model would bring that model's answers: resubmit its batch instead.
-    return runs_of_model(open_, _table(run, ledger.RUNS), run.model, run.skip_by)
+    return runs_of_model(open_, runs, run.model, run.skip_by)
 
 
 def open_jobs(run: RunContext, valid: DataFrame) -> DataFrame:

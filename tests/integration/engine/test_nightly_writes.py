@@ -62,3 +62,21 @@ def test_a_night_of_new_documents_appends_and_a_retried_error_is_merged(spark, m
     flaky = rows.filter("doc_id = 'flaky'").first()
     assert (flaky.error_code, flaky.run_id) == (None, "n2")
     assert {r.run_id for r in rows.filter("doc_id LIKE 'n2-%'").select("run_id").distinct().collect()} == {"n2"}
+
+    # Tonight's jobs are under 24 hours old and `succeeded`: pollable, but their run reconciled every document,
+    # so tomorrow's plan finds no open job and skips the open-job join. Were the run still `running` (a crash),
+    # they would be candidates.
+    from types import SimpleNamespace
+
+    from ctc_spark.engine.planning.model import read_deployment_model
+    from ctc_spark.engine.planning.queries import open_candidates
+
+    model = read_deployment_model(settings.service, "tickets", "prod")
+    tomorrow = SimpleNamespace(
+        spark=spark, tables=location, project="tickets", deployment="prod", dry_run=False, model=model,
+        skip_by="text+model",
+    )  # fmt: skip
+    assert open_candidates(tomorrow).count() == 0  # type: ignore[arg-type]
+    spark.sql(f"UPDATE {location.name(RUNS)} SET status = 'running' WHERE run_id = 'n2'")
+    crashed = open_candidates(tomorrow).select("run_id", "status").collect()  # type: ignore[arg-type]
+    assert crashed and {(r.run_id, r.status) for r in crashed} == {("n2", "succeeded")}
