@@ -392,6 +392,8 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
                 )
                 pending, counted = plan.frame, plan.counts  # counted by the plan's own write
             if counted is None:
+                if not run.dry_run:
+                    log.info("the plan's write reported no counts: counting the plan table")
                 row = pending.agg(*plan_counts()).first()
                 counted = row.asDict() if row else {}
             resuming = any_open is not None and any_open.result()

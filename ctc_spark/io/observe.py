@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Observed", "observe"]
 
 # After the action has returned, the metrics arrive through the listener bus within milliseconds.
-_WAIT_SECONDS = 30.0
+_WAIT_SECONDS = 5.0
 
 
 class Observed:

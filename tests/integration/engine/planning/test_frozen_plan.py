@@ -13,8 +13,11 @@ from ctc_spark.io.tables import TableLocation, table_exists
 pytestmark = pytest.mark.integration
 
 
-def test_the_plan_is_counted_by_its_own_write_and_dropped_on_the_way_out(spark, tmp_path: Path) -> None:
-    loc = TableLocation.parse(str(tmp_path / "tables"))
+@pytest.mark.parametrize("kind", ["path", "metastore"])
+def test_the_plan_is_counted_by_its_own_write_and_dropped_on_the_way_out(spark, tmp_path: Path, kind: str) -> None:
+    loc = TableLocation.parse(str(tmp_path / "tables") if kind == "path" else "spark_catalog.ctc_frozen_test")
+    if loc.is_metastore:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {loc.root}")  # a run's tables step creates it
     rows = [
         ("a", "text a", "h-a", False, None),
         ("b", "text b", "h-b", True, None),
