@@ -75,6 +75,7 @@ class RunContext:
     dry_run: bool = False
     max_text_records: int | None = None
     fresh: bool = False  # the run created the tables and the first lease: nothing to skip, nothing to resume
+    named: bool = False  # the caller chose the run id (a generated one is new: no need to look it up in `runs`)
     id_range: tuple[str | None, str | None] = (None, None)  # the input's smallest and largest document id
     known_rows: frozenset[str] | None = frozenset()  # planned documents with a `results` row; None: too many
     fence: Callable[[], object] | None = None  # raises once the run no longer holds its lease

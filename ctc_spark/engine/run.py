@@ -121,6 +121,7 @@ def run_classification(
         retry_errors=check_retry_errors(retry_errors or settings.engine.retry_errors),
         dry_run=dry_run,
         max_text_records=max_text_records,
+        named=run_id is not None,
     )
     run.summary.skip_by, run.summary.dry_run = run.skip_by, dry_run
     run.summary.retry_errors = run.retry_errors
@@ -329,7 +330,7 @@ def _ensure_tables(run: RunContext) -> set[str]:
     for name, schema in ((ledger.RESULTS, ledger.RESULTS_SCHEMA), (ledger.RUNS, ledger.RUNS_SCHEMA)):
         if name not in created:
             add_missing_columns(run.spark, run.tables, name, schema)
-    if ledger.RUNS not in created:
+    if ledger.RUNS not in created and run.named:  # a generated id (a timestamp and 32 random bits) is new
         _refuse_reused_run_id(run)
     return created
 
