@@ -6,21 +6,58 @@ replaces an earlier one only for a document that had a row before the run (a ret
 new model: the plan marks these, `has_row`) or that this run already wrote (a task attempt reporting a batch
 again). Those rows are MERGEd, with predicates that prune to the deployment and the documents.
 
-The run's written documents are kept as 64-bit hashes (about 60 bytes each); a collision only sends a fresh
-row down the MERGE path, which is always correct.
+The run's written documents are kept as 64-bit hashes in a sorted array (`HashSet`: about 8 bytes each, 80 MB
+for a 10M-document run, where a Python set took 60 bytes each); a collision only sends a fresh row down the
+MERGE path, which is always correct.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from ctc_spark.engine.ledger.protocol import ResultRow
 
-__all__ = ["MAX_KNOWN_ROWS", "ResultRouting"]
+__all__ = ["MAX_KNOWN_ROWS", "HashSet", "ResultRouting"]
 
 # Above this many pending documents with an earlier row (a new model re-classifying a whole deployment, say),
 # the plan does not collect their ids and every write is a MERGE: such a run rewrites the deployment anyway.
 MAX_KNOWN_ROWS = 200_000
+
+
+class HashSet:
+    """A set of 64-bit ints in about 8 bytes each: a sorted array, and the latest additions in a small Python set
+    merged into it when it reaches `buffer` entries. Not thread-safe."""
+
+    def __init__(self, buffer: int = 65_536) -> None:
+        self._sorted = np.empty(0, dtype=np.int64)
+        self._recent: set[int] = set()
+        self._buffer = buffer
+
+    def __len__(self) -> int:
+        return int(self._sorted.size) + len(self._recent)
+
+    @property
+    def nbytes(self) -> int:
+        """The array's bytes plus about 60 for each entry not merged into it yet."""
+        return int(self._sorted.nbytes) + 60 * len(self._recent)
+
+    def update(self, keys: Iterable[int]) -> None:
+        self._recent.update(keys)
+        if len(self._recent) >= self._buffer:
+            fresh = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
+            self._sorted = np.union1d(self._sorted, fresh)
+            self._recent = set()
+
+    def contains(self, keys: Sequence[int]) -> list[bool]:
+        """Whether each of `keys` is in the set, in their order."""
+        if not self._sorted.size:
+            return [k in self._recent for k in keys]
+        wanted = np.fromiter(keys, dtype=np.int64, count=len(keys))
+        at = np.minimum(np.searchsorted(self._sorted, wanted), self._sorted.size - 1)
+        found = self._sorted[at] == wanted
+        return [bool(f) or k in self._recent for f, k in zip(found.tolist(), keys, strict=True)]
 
 
 class ResultRouting:
@@ -33,7 +70,7 @@ class ResultRouting:
 
     def __init__(self, existing: Iterable[str] | None) -> None:
         self._existing = None if existing is None else {hash(d) for d in existing}
-        self._written: set[int] = set()
+        self._written = HashSet()
 
     def __repr__(self) -> str:
         known = "unknown" if self._existing is None else len(self._existing)
@@ -51,9 +88,9 @@ class ResultRouting:
             return [], list(rows)
         fresh: list[ResultRow] = []
         replace: list[ResultRow] = []
-        for row in rows:
-            key = hash(row["doc_id"])
-            (replace if key in self._existing or key in self._written else fresh).append(row)
+        keys = [hash(row["doc_id"]) for row in rows]
+        for row, key, written in zip(rows, keys, self._written.contains(keys), strict=True):
+            (replace if written or key in self._existing else fresh).append(row)
         return fresh, replace
 
     def wrote(self, doc_ids: Iterable[str]) -> None:

@@ -40,3 +40,21 @@ def test_a_row_not_yet_written_stays_an_append() -> None:
     fresh, replace = routing.split([result_row("d1")])
     assert (_ids(fresh), replace) == (["d1"], [])
     assert "written=0" in repr(routing)
+
+
+def test_the_written_set_finds_every_document_written_and_no_other_in_about_8_bytes_each() -> None:
+    from ctc_spark.engine.ledger.routing import HashSet
+
+    written = HashSet(buffer=10_000)  # merged into its sorted array every 10,000 additions
+    ids = [f"doc-{i:07d}" for i in range(200_000)]
+    for start in range(0, len(ids), 1_000):  # a write's worth at a time, as the sink records them
+        written.update(hash(d) for d in ids[start : start + 1_000])
+    others = [f"other-{i:07d}" for i in range(200_000)]
+    assert all(written.contains([hash(d) for d in ids]))  # the merged array and the latest additions
+    assert not any(written.contains([hash(d) for d in others]))
+    assert len(written) == 200_000
+    assert written.nbytes <= 10 * 200_000  # a Python set of the same ints takes about 60 bytes each
+    routing = ResultRouting([])
+    routing.wrote(ids)
+    fresh, replace = routing.split([result_row("doc-0123456"), result_row("other-1")])
+    assert (_ids(fresh), _ids(replace)) == (["other-1"], ["doc-0123456"])
