@@ -54,6 +54,9 @@ def test_the_written_set_finds_every_document_written_and_no_other_in_about_8_by
     assert not any(written.contains([hash(d) for d in others]))
     assert len(written) == 200_000
     assert written.nbytes <= 10 * 200_000  # a Python set of the same ints takes about 60 bytes each
+    for start in range(0, 20_000, 1_000):  # a zombie task reports 20,000 of them again: merged, not added twice
+        written.update(hash(d) for d in ids[start : start + 1_000])
+    assert len(written) == 200_000 and all(written.contains([hash(d) for d in ids[:20_000]]))
     routing = ResultRouting([])
     routing.wrote(ids)
     fresh, replace = routing.split([result_row("doc-0123456"), result_row("other-1")])
