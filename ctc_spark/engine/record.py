@@ -32,11 +32,12 @@ def reconcile(run: RunContext, docs: DataFrame) -> None:
     results = deployment_results(run.spark, run.tables, run.project, run.deployment).filter(
         F.col("run_id") == F.lit(s.run_id)
     )
-    joined = docs.select("doc_id", "text", "text_sha256").join(
+    # The billed records come from the text's length before the join: the join carries an int, not the text.
+    records = F.greatest(F.lit(1), F.ceil(F.length("text") / 1000)).alias("records")
+    joined = docs.select("doc_id", "text_sha256", records).join(
         results.select("doc_id", "text_sha256", "error_code"), ["doc_id", "text_sha256"]
     )
-    records = F.greatest(F.lit(1), F.ceil(F.length("text") / 1000))
-    mine = joined.groupBy("error_code").agg(F.count(F.lit(1)).alias("n"), F.sum(records).alias("records")).collect()
+    mine = joined.groupBy("error_code").agg(F.count(F.lit(1)).alias("n"), F.sum("records").alias("records")).collect()
     s.succeeded_docs = sum(int(r.n) for r in mine if r.error_code is None)
     s.errored_docs = sum(int(r.n) for r in mine if r.error_code is not None)
     s.errors_by_code = {str(r.error_code): int(r.n) for r in mine if r.error_code is not None}

@@ -48,6 +48,8 @@ def test_a_night_of_new_documents_appends_and_a_retried_error_is_merged(spark, m
 
     second = run([(d.id, d.text) for d in night1 + night2] + [("flaky", "a text the service will have failed")], "n2")
     assert (second.skipped_docs, second.succeeded_docs, second.errored_docs) == (60, 41, 0)
+    sent = [d.text for d in night2] + ["a text the service will have failed"]
+    assert second.text_records == sum(max(1, -(-len(t) // 1000)) for t in sent)  # 1,000 characters a record
     results_ops = operations(spark, location, RESULTS, results_v)
     assert "WRITE" in results_ops and results_ops.count("MERGE") == 1  # 40 appended; the one retried row merged
     assert set(operations(spark, location, JOBS, jobs_v)) == {"WRITE"}  # job ids and states: appends only
