@@ -106,8 +106,11 @@ def test_a_resumed_run_polls_a_tampered_jobs_row_only_on_the_endpoint(spark, ser
     first = run_classification(df, project="home", deployment="prod", kind="single", tables=tables, settings=settings)
     assert first.succeeded_docs == 60 and first.submits >= 3
     location = TableLocation.parse(tables)
-    # As anyone who can write the tables could: the results are gone and every job row points elsewhere.
+    # As anyone who can write the tables could: the results are gone, the run looks killed before it wrote them
+    # (a run that succeeded reconciled its jobs, which are then never polled again) and every job row points
+    # elsewhere.
     spark.sql(f"DELETE FROM {location.name('results')}")
+    spark.sql(f"UPDATE {location.name('runs')} SET status = 'running', finished_at = NULL")
     spark.sql(
         f"UPDATE {location.name('jobs')} SET operation_location = "
         f"regexp_replace(operation_location, '^https?://[^/]+', '{elsewhere}')"
