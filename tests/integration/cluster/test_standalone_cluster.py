@@ -174,7 +174,10 @@ def test_a_lost_executor_costs_a_task_retry_not_the_run(
 
 def test_overlapping_runs_end_cleanly(cluster: Cluster, deployed, spark, tmp_path: Path, reaper) -> None:
     corpus = write_corpus(tmp_path / "corpus", DOCS, seed=33)
-    config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=1500)
+    # 300 calls/min: the first run streams its 160 calls for about 32 s, well past the third run's start and open
+    # (at 1,500 it ended in about 10 s, and once a faster first run gave its lease back before the third run
+    # asked for it, which then took the free lease instead of being refused).
+    config = write_config(tmp_path / "settings.toml", deployed.endpoint, calls_per_minute=300)
     tables = tmp_path / "tables"
     logs = {name: tmp_path / f"{name}.log" for name in ("first", "waiting", "refused")}
     before = deployed.stats()["submits"]
