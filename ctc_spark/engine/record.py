@@ -105,7 +105,7 @@ def record_run(run: RunContext, status: str, *, error: str | None = None) -> Non
         dict(s.step_seconds),
     )
     frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)
-    if status == "running":  # a new run id (`_refuse_reused_run_id`): a blind append, no read of `runs`
+    if status == "running":  # a new run id (generated, or refused if `runs` has it): a blind append, no read
         timed(run, "recording", append_rows, run.spark, run.tables, ledger.RUNS, frame)
     else:
         where = f"run_id = {sql_string(s.run_id)}"

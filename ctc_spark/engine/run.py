@@ -379,8 +379,10 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
             # than the plan counted, and unlike a local checkpoint it survives the loss of an executor. A dry run
             # writes nothing: its plan stays a plain (lazy) DataFrame.
-            pending, counted = planned, None
-            if not run.dry_run:
+            if run.dry_run:
+                row = planned.agg(*plan_counts()).first()
+                pending, counted = planned, (row.asDict() if row else {})
+            else:
                 plan = cleanup.enter_context(
                     frozen_plan(
                         planned,
@@ -391,12 +393,7 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
                         counts=plan_counts(),
                     )
                 )
-                pending, counted = plan.frame, plan.counts  # counted by the plan's own write
-            if counted is None:
-                if not run.dry_run:
-                    log.info("the plan's write reported no counts: counting the plan table")
-                row = pending.agg(*plan_counts()).first()
-                counted = row.asDict() if row else {}
+                pending, counted = plan.frame, plan.counts or {}  # counted by the plan's own write
             resuming = any_open is not None and any_open.result()
         todo, invalid, known = (int(counted.get(k) or 0) for k in ("n", "bad", "known"))
         s.skipped_docs = s.input_docs - todo

@@ -61,8 +61,6 @@ class HashSet:
 
     def contains(self, keys: Sequence[int]) -> list[bool]:
         """Whether each of `keys` is in the set, in their order."""
-        if not self._sorted.size:
-            return [k in self._recent for k in keys]
         found = self._found(np.fromiter(keys, dtype=np.int64, count=len(keys)))
         return [bool(f) or k in self._recent for f, k in zip(found.tolist(), keys, strict=True)]
 

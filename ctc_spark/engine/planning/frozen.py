@@ -41,7 +41,7 @@ def plan_table_name(project: str, deployment: str, run_id: str) -> str:
 
 @dataclass(frozen=True)
 class FrozenPlan:
-    """The plan read back from its table, and the aggregates its write computed (None: not reported)."""
+    """The plan read back from its table, and its `counts` (None when none were asked for)."""
 
     frame: DataFrame
     counts: dict[str, Any] | None
@@ -60,7 +60,7 @@ def frozen_plan(
     """Write `frame` once to the run's plan table and yield it read back; drop the table on the way out.
 
     `counts` (aliased aggregate Columns) are computed by the write itself (`io/observe.py`), so the plan need not
-    be read again to be counted.
+    be read again to be counted; only a session that reports no observed metrics counts the table it wrote.
     """
     spark: Any = frame.sparkSession
     name = plan_table_name(project, deployment, run_id)
@@ -71,7 +71,13 @@ def frozen_plan(
             writer.saveAsTable(f"{location.root}.{name}")
         else:
             writer.save(location.path(name))
-        yield FrozenPlan(read_table(spark, location, name), observed.metrics() if observed else None)
+        plan = read_table(spark, location, name)
+        counted = observed.metrics() if observed else None
+        if observed and counted is None:
+            log.info("the plan's write reported no counts: counting the plan table")
+            row = plan.agg(*counts).first()
+            counted = row.asDict() if row else {}
+        yield FrozenPlan(plan, counted)
     finally:
         _drop(spark, location, name)
 

@@ -37,3 +37,18 @@ def test_the_plan_is_counted_by_its_own_write_and_dropped_on_the_way_out(spark, 
     assert not table_exists(spark, loc, name)
     with frozen_plan(planned, loc, project="p", deployment="d", run_id="run-2") as uncounted:
         assert uncounted.counts is None and uncounted.frame.count() == 5
+
+
+def test_a_session_that_reports_no_observed_counts_gets_the_plan_counted(
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctc_spark.io.observe import Observed
+
+    monkeypatch.setattr(Observed, "metrics", lambda self, **kwargs: None)  # as a session that sends none back
+    loc = TableLocation.parse(str(tmp_path / "tables"))
+    planned = spark.createDataFrame(
+        [("a", "t", "h", True, None), ("b", "", "h", False, "EmptyDocument"), ("c", "t", "h", False, None)],
+        "doc_id STRING, text STRING, text_sha256 STRING, has_row BOOLEAN, error_code STRING",
+    )
+    with frozen_plan(planned, loc, project="p", deployment="d", run_id="run-3", counts=plan_counts()) as plan:
+        assert plan.counts == {"n": 3, "bad": 1, "known": 1}
