@@ -95,9 +95,15 @@ class EmulatorServer:
         kind: Literal["single", "multi"],
         texts: Sequence[str],
         labels: Sequence[Sequence[str]],
+        model_label: str | None = None,
     ) -> None:
-        """Emulator-only shortcut: train on (texts, labels) and deploy it as project/deployment, no Blob or authoring."""
-        seed_deployment(self.context, project, deployment, kind=kind, texts=texts, labels=labels)
+        """Emulator-only shortcut: train on (texts, labels) and deploy it as project/deployment, no Blob or authoring.
+
+        The model is labelled `model_label`, by default `<deployment>-seeded`.
+        """
+        seed_deployment(
+            self.context, project, deployment, kind=kind, texts=texts, labels=labels, model_label=model_label
+        )
 
 
 def seed_deployment(
@@ -108,8 +114,10 @@ def seed_deployment(
     kind: Literal["single", "multi"],
     texts: Sequence[str],
     labels: Sequence[Sequence[str]],
+    model_label: str | None = None,
 ) -> None:
-    """Train and deploy a model straight into the registry, creating the project if needed (authoring sees it)."""
+    """Train and deploy a model (labelled `model_label`, by default `<deployment>-seeded`) straight into the
+    registry, creating the project if needed (authoring sees it)."""
     from ctc_spark.emulator.authoring_projects import KINDS, ProjectBook, parse_project
     from ctc_spark.emulator.classifier import train_classifier
 
@@ -121,7 +129,7 @@ def seed_deployment(
 
     model = train_classifier(texts, labels, kind=kind, seed=ctx.config.seed)
     now = datetime.fromtimestamp(ctx.clock(), timezone.utc)
-    label = f"{deployment}-seeded"
+    label = model_label or f"{deployment}-seeded"
     config = ctx.training_configs()[-1]
     meta = {
         "label": label,

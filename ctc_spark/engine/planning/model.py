@@ -12,15 +12,16 @@ and its rows carry no model.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from ctc_spark.config import ServiceSettings
+from ctc_spark.config import ResourceSettings, ServiceSettings
 from ctc_spark.config.choices import check_choice
 from ctc_spark.engine.planning.retry import RetryErrors, done_condition
-from ctc_spark.errors import AuthenticationError
+from ctc_spark.errors import AuthenticationError, ConfigError
 
 if TYPE_CHECKING:
     import httpx
@@ -30,6 +31,7 @@ __all__ = [
     "SKIP_BY",
     "DeploymentModel",
     "SkipBy",
+    "agreed_model",
     "check_skip_by",
     "done_flag",
     "read_deployment_model",
@@ -65,7 +67,9 @@ class DeploymentModel:
         return self.label is not None or self.model_id is not None
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.model_id})" if self.known else "an unknown model"
+        if self.label is None:
+            return f"an unlabelled model ({self.model_id})" if self.model_id else "an unknown model"
+        return f"{self.label} ({self.model_id})" if self.model_id else self.label
 
 
 def check_skip_by(value: str) -> SkipBy:
@@ -85,33 +89,76 @@ def read_deployment_model(
     skip_by: SkipBy = "text+model",
     transport: httpx.BaseTransport | None = None,
 ) -> DeploymentModel:
-    """The model behind `project`/`deployment` on the first resource.
+    """The model behind `project`/`deployment`, read from every resource at once (each with its own key).
 
-    The deployment GET names the `modelId`; its label comes from the project's models list (the deployment
-    answer of the GA api-versions has no `trainedModelLabel`). A label that cannot be resolved stays None.
+    A run's rows carry one model, so the resources must serve the same one: the same label (each resource trains
+    its own copy, so model ids may differ; the first resource's id is the run's). The deployment GET names the
+    `modelId`; its label comes from the project's models list (the deployment answer of the GA api-versions has
+    no `trainedModelLabel`). A label that cannot be resolved stays None.
 
     Raises:
-        AuthenticationError: the read was refused under `skip_by="text+model"`; says how to go on.
-        NotFoundError: the project or deployment does not exist.
+        ConfigError: two resources serve models with different labels; names each resource and its model.
+        AuthenticationError: a read was refused under `skip_by="text+model"`; says how to go on.
+        NotFoundError: the project or deployment does not exist on a resource.
     """
+    resources = service.resources
+    if len(resources) == 1:
+        return _read_model(resources[0], service, project, deployment, skip_by=skip_by, transport=transport)
+    with ThreadPoolExecutor(len(resources), thread_name_prefix="ctc-model") as pool:
+        reads = [
+            pool.submit(_read_model, r, service, project, deployment, skip_by=skip_by, transport=transport)
+            for r in resources
+        ]
+    models = [read.result() for read in reads]  # the first failure, in the resources' order
+    return agreed_model(f"{project}/{deployment}", [r.name for r in resources], models)
+
+
+def agreed_model(deployment: str, names: Sequence[str], models: Sequence[DeploymentModel]) -> DeploymentModel:
+    """The model that every resource (`names`, in order) serves: the first known one, when the known ones share
+    a label (or, without labels, a model id); an unknown model when none is known.
+
+    Raises:
+        ConfigError: two known models differ; names each resource and its model.
+    """
+    known = [(name, model) for name, model in zip(names, models, strict=True) if model.known]
+    if not known:
+        return DeploymentModel()
+    if len({model.label or model.model_id for _, model in known}) > 1:
+        served = ", ".join(f"{name!r} serves {model}" for name, model in known)
+        raise ConfigError(
+            f"deployment {deployment} serves different models on its resources ({served}); a run's rows carry one "
+            "model: deploy the same model label to every resource, or classify with one resource",
+            key="service.resources",
+        )
+    return known[0][1]
+
+
+def _read_model(
+    resource: ResourceSettings,
+    service: ServiceSettings,
+    project: str,
+    deployment: str,
+    *,
+    skip_by: SkipBy,
+    transport: httpx.BaseTransport | None,
+) -> DeploymentModel:
+    """The model behind `project`/`deployment` on `resource` (`read_deployment_model`, one resource)."""
     from ctc_spark.service.authoring import AuthoringClient
 
+    where = f"{project}/{deployment}" if len(service.resources) == 1 else f"{project}/{deployment} on {resource.name!r}"
     try:
-        with AuthoringClient(service.primary, service, transport=transport) as client:
+        with AuthoringClient(resource, service, transport=transport) as client:
             body = client.get_deployment(project, deployment)
             if not body.get("trainedModelLabel") and body.get("modelId"):
                 body = {**body, "trainedModelLabel": _label_of(client, project, str(body["modelId"]))}
     except AuthenticationError as exc:
         if skip_by == "text":
             log.warning(
-                "could not read the model of %s/%s (%s); skipping by text alone, rows carry no model",
-                project,
-                deployment,
-                exc.status,
+                "could not read the model of %s (%s); skipping by text alone, rows carry no model", where, exc.status
             )
             return DeploymentModel()
         raise AuthenticationError(
-            f"reading the model of deployment {project}/{deployment} from the authoring API was refused; the "
+            f"reading the model of deployment {where} from the authoring API was refused; the "
             "default skip key (text+model) needs it — grant the credentials authoring read rights, or pass "
             f"--skip-by text to skip by text alone (rows then carry no model). {exc.detail}",
             status=exc.status,
@@ -119,7 +166,7 @@ def read_deployment_model(
             request_id=exc.request_id,
         ) from exc
     model = DeploymentModel.from_deployment(body)
-    log.info("deployment %s/%s serves %s", project, deployment, model)
+    log.info("deployment %s serves %s", where, model)
     return model
 
 

@@ -49,3 +49,36 @@ def test_batches_spread_over_resources_by_quota(spark, make_emulator, tmp_path: 
     assert ledger == {"big", "small"}  # the ledger names the resource, never its key
     rows = read_table(spark, location, RESULTS).select("doc_id").collect()
     assert sorted(r.doc_id for r in rows) == sorted(d.id for d in docs)
+
+
+def test_resources_serving_different_models_refuse_the_run_before_any_call(
+    spark, make_emulator, tmp_path: Path
+) -> None:
+    from ctc_spark.errors import ConfigError
+
+    first, second = make_emulator(), make_emulator(keys=("second-resource-key",))
+    for server, label in ((first, None), (second, "retrained")):
+        server.seed_deployment(
+            "multi",
+            "prod",
+            kind="single",
+            texts=[d.text for d in TRAIN],
+            labels=[d.labels for d in TRAIN],
+            model_label=label,
+        )
+    resources = (
+        ResourceSettings(first.endpoint, Secret(first.key), calls_per_minute=6000, name="first"),
+        ResourceSettings(second.endpoint, Secret("second-resource-key"), calls_per_minute=6000, name="second"),
+    )
+    before = first.stats()["submits"] + second.stats()["submits"]
+    with pytest.raises(ConfigError, match=r"'first' serves prod-seeded .*'second' serves retrained") as caught:
+        run_classification(
+            corpus_dataframe(spark, generate_corpus(50, n_classes=4, seed=33), kind="single"),
+            project="multi",
+            deployment="prod",
+            kind="single",
+            tables=str(tmp_path / "tables"),
+            settings=Settings(service=ServiceSettings(resources=resources)),
+        )
+    assert first.stats()["submits"] + second.stats()["submits"] == before
+    assert "second-resource-key" not in str(caught.value) and first.key not in str(caught.value)

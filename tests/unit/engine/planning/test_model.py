@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings
-from ctc_spark.engine.planning.model import DeploymentModel, check_skip_by, read_deployment_model
+from ctc_spark.engine.planning.model import DeploymentModel, agreed_model, check_skip_by, read_deployment_model
 from ctc_spark.errors import AuthenticationError, ConfigError, NotFoundError
 
 KEY = "authoring-secret-key"
@@ -93,10 +93,71 @@ def test_an_unknown_deployment_is_not_found_under_either_key() -> None:
 def test_an_answer_without_a_date_or_id_still_names_the_label() -> None:
     model = DeploymentModel.from_deployment({"trainedModelLabel": "m1", "lastDeployedDateTime": "not a date"})
     assert (model.label, model.model_id, model.deployed_at, model.known) == ("m1", None, None, True)
-    assert str(model) == "m1 (None)" and str(DeploymentModel()) == "an unknown model"
+    assert str(model) == "m1" and str(DeploymentModel()) == "an unknown model"
 
 
 def test_the_skip_key_is_checked() -> None:
     assert check_skip_by("text") == "text" and check_skip_by("text+model") == "text+model"
     with pytest.raises(ConfigError, match=r"'model'.*text\+model, text"):
         check_skip_by("model")
+
+
+TWO = ServiceSettings(
+    resources=(
+        ResourceSettings(endpoint="https://east.example.com", key=Secret("east-secret-key"), name="east"),
+        ResourceSettings(endpoint="https://west.example.com", key=Secret("west-secret-key"), name="west"),
+    )
+)
+
+
+def _resources(deployments: dict[str, dict[str, object]], seen: list[httpx.Request]) -> httpx.MockTransport:
+    """Each host answers with its own deployment body (status 200, or the body's `status`)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = dict(deployments[request.url.host])
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"value": [{"label": body.pop("label"), "modelId": body["modelId"]}]})
+        return httpx.Response(int(body.pop("status", 200)), json={k: v for k, v in body.items() if k != "label"})
+
+    return httpx.MockTransport(handler)
+
+
+def test_every_resource_is_asked_with_its_own_key_and_a_shared_label_gives_the_first_resources_model() -> None:
+    seen: list[httpx.Request] = []
+    answers = {
+        "east.example.com": {"label": "v3", "modelId": "v3-20261201T080000"},
+        "west.example.com": {"label": "v3", "modelId": "v3-20261201T081500"},  # its own copy, trained later
+    }
+    model = read_deployment_model(TWO, "tickets", "prod", transport=_resources(answers, seen))
+    assert (model.label, model.model_id) == ("v3", "v3-20261201T080000")
+    keys = {(r.url.host, r.headers["Ocp-Apim-Subscription-Key"]) for r in seen}
+    assert keys == {("east.example.com", "east-secret-key"), ("west.example.com", "west-secret-key")}
+
+
+def test_resources_that_serve_different_models_stop_the_run_before_it_sends_anything() -> None:
+    answers = {
+        "east.example.com": {"label": "v3", "modelId": "v3-20261201T080000"},
+        "west.example.com": {"label": "v2", "modelId": "v2-20261101T080000"},
+    }
+    with pytest.raises(ConfigError, match=r"tickets/prod serves different models.*'east' serves v3.*'west' serves v2"):
+        read_deployment_model(TWO, "tickets", "prod", transport=_resources(answers, []))
+
+
+def test_a_refused_read_on_a_second_resource_names_that_resource() -> None:
+    answers = {
+        "east.example.com": {"label": "v3", "modelId": "v3-20261201T080000"},
+        "west.example.com": {"status": 403, **_refusal()},
+    }
+    with pytest.raises(AuthenticationError, match=r"tickets/prod on 'west'.*--skip-by text") as caught:
+        read_deployment_model(TWO, "tickets", "prod", transport=_resources(answers, []))
+    assert "west-secret-key" not in str(caught.value) and "east-secret-key" not in str(caught.value)
+
+
+def test_the_agreed_model_ignores_resources_whose_model_is_unknown() -> None:
+    v3 = DeploymentModel("v3", "v3-1")
+    assert agreed_model("p/d", ["a", "b"], [DeploymentModel(), v3]) == v3
+    assert agreed_model("p/d", ["a", "b"], [DeploymentModel(), DeploymentModel()]) == DeploymentModel()
+    assert agreed_model("p/d", ["a", "b"], [DeploymentModel(None, "x-1"), DeploymentModel(None, "x-1")]).known
+    with pytest.raises(ConfigError, match="'b' serves an unlabelled"):
+        agreed_model("p/d", ["a", "b"], [v3, DeploymentModel(None, "x-1")])
