@@ -219,7 +219,6 @@ def merge_rows(
     update_columns: Sequence[str] | None = None,
     update_set: Mapping[str, str] | None = None,
     prune: Mapping[str, Any] | None = None,
-    since: Mapping[str, Any] | None = None,
     within: Mapping[str, Sequence[Any]] | None = None,
 ) -> None:
     """MERGE `rows` into the table on `keys`: update matches (where `update_condition` holds), insert the rest.
@@ -228,15 +227,14 @@ def merge_rows(
     inserted). A match updates every column, or only `update_columns`; `update_set` maps columns to SQL
     expressions over `t` (the stored row) and `s` (ours) instead. `prune` maps target columns to the one value
     every source row has (say `{"project_name": p, "deployment_name": d}`): they join the condition as
-    literals, so the MERGE reads only the files that can hold them instead of the whole table; `since` maps
-    target columns to a lower bound every matching target row meets (say `{"submitted_at": earliest}`); `within`
-    maps target columns to the values the matches can have (say `{"doc_id": ids}`: an `IN` list that file
+    literals, so the MERGE reads only the files that can hold them instead of the whole table; `within` maps
+    target columns to the values the matches can have (say `{"doc_id": ids}`: an `IN` list that file
     statistics can skip on). The source is coalesced to one partition. Concurrent-commit conflicts are retried a
     bounded number of times.
     """
     assignments = _assignments(update_columns, update_set)
     rows = rows.coalesce(1)
-    on = merge_condition(keys, null_safe=null_safe, prune=prune, since=since, within=within)
+    on = merge_condition(keys, null_safe=null_safe, prune=prune, within=within)
     if is_connect(spark):
         retry_conflicts(
             lambda: _merge_sql(spark, location, table, rows, on, update_condition, assignments),
@@ -327,7 +325,6 @@ def merge_condition(
     *,
     null_safe: bool = True,
     prune: Mapping[str, Any] | None = None,
-    since: Mapping[str, Any] | None = None,
     within: Mapping[str, Sequence[Any]] | None = None,
 ) -> str:
     """The MERGE's `ON`: the keys (`t` the target, `s` the source), then the pruning literals on the target.
@@ -338,7 +335,6 @@ def merge_condition(
     op = "<=>" if null_safe else "="
     on = [f"t.{quote_identifier(k)} {op} s.{quote_identifier(k)}" for k in keys]
     on += [f"t.{quote_identifier(c)} = {sql_literal(v)}" for c, v in (prune or {}).items()]
-    on += [f"t.{quote_identifier(c)} >= {sql_literal(v)}" for c, v in (since or {}).items()]
     for c, values in (within or {}).items():
         if not values:
             raise ValueError(f"no value for {c!r} to be within")

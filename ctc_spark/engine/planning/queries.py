@@ -20,7 +20,7 @@ from ctc_spark.io.connect import is_connect
 from ctc_spark.io.tables import TableLocation, read_table, table_exists
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 __all__ = ["JOB_LIFETIME", "deployment_results", "open_candidates", "open_jobs", "stage_actions", "to_classify"]
 
@@ -30,10 +30,14 @@ JOB_LIFETIME = timedelta(hours=24)
 
 def deployment_results(spark: Any, location: TableLocation, project: str, deployment: str) -> DataFrame:
     """The `results` rows of one project and deployment."""
+    return read_table(spark, location, ledger.RESULTS).filter(_of_deployment(project, deployment))
+
+
+def _of_deployment(project: str, deployment: str) -> Column:
+    """True on the rows (of `results` or `jobs`) of one project and deployment: literals that prune files."""
     from pyspark.sql import functions as F
 
-    results = read_table(spark, location, ledger.RESULTS)
-    return results.filter((F.col("project_name") == project) & (F.col("deployment_name") == deployment))
+    return (F.col("project_name") == F.lit(project)) & (F.col("deployment_name") == F.lit(deployment))
 
 
 def to_classify(run: RunContext, docs: DataFrame, *, force: bool = False) -> DataFrame:
@@ -50,7 +54,7 @@ def to_classify(run: RunContext, docs: DataFrame, *, force: bool = False) -> Dat
     if run.fresh:
         return docs.withColumn("has_row", F.lit(False))
     results = _table(run, ledger.RESULTS)
-    mine = results.filter((F.col("project_name") == run.project) & (F.col("deployment_name") == run.deployment))
+    mine = results.filter(_of_deployment(run.project, run.deployment))
     first, last = run.id_range
     if first is not None and last is not None:
         mine = mine.filter(F.col("doc_id").between(F.lit(first), F.lit(last)))
@@ -88,9 +92,7 @@ def open_candidates(run: RunContext, *, now: datetime | None = None) -> DataFram
 
     now = now or datetime.now(timezone.utc)
     jobs = _table(run, ledger.JOBS).filter(
-        (F.col("project_name") == run.project)
-        & (F.col("deployment_name") == run.deployment)
-        & (F.col("submitted_at") > F.lit(now - JOB_LIFETIME))
+        _of_deployment(run.project, run.deployment) & (F.col("submitted_at") > F.lit(now - JOB_LIFETIME))
     )
     latest = Window.partitionBy("batch_id").orderBy(
         F.col("submitted_at").desc_nulls_last(),
