@@ -268,18 +268,11 @@ def write_rows(
 def _delete_stale(
     spark: SparkSession, location: TableLocation, table: str, where: dict[str, str], written_at: datetime | None
 ) -> None:
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
+    """DELETE the slice's rows older than this write, in plain SQL (`DeltaTable` needs Delta's Connect plugin)."""
+    from ctc_spark.io.tables import delete_rows, quote_identifier, sql_literal
 
-    target = (
-        DeltaTable.forName(spark, ".".join((location.root, table)))
-        if location.is_metastore
-        else DeltaTable.forPath(spark, location.path(table))
-    )
-    condition = F.lit(True)
-    for column, value in where.items():
-        condition = condition & (F.col(column) == F.lit(value))
+    condition = [f"{quote_identifier(column)} = {sql_literal(value)}" for column, value in where.items()]
     if written_at is not None:
         # Every row of one write carries the same recorded_at, so older ones are exactly the stale ones.
-        condition = condition & (F.col("recorded_at") < F.lit(written_at))
-    target.delete(condition)
+        condition.append(f"recorded_at < {sql_literal(written_at)}")
+    delete_rows(spark, location, table, " AND ".join(condition) or "TRUE")

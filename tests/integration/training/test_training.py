@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from training_rows import retrain_evaluation_documents
 
 from ctc_spark.config import ResourceSettings, Secret, ServiceSettings, Settings, StorageSettings
 from ctc_spark.engine.run import run_classification
@@ -190,31 +191,5 @@ def test_one_training_job_per_project_clear_error_or_wait(make_emulator, azurite
 
 
 def test_a_retrained_label_replaces_its_evaluation_rows(spark, tmp_path: Path) -> None:
-    from ctc_spark.training import tables as mt
-
-    tables = TableLocation.parse(str(tmp_path / "tables"))
-    this = {"project_name": "p", "model_label": "m1"}
-
-    def results(*names: str) -> list[dict]:
-        return [
-            {"location": n, "customSingleLabelClassificationResult": {"expectedClass": "A", "predictedClass": "A"}}
-            for n in names
-        ]
-
-    mt.write_rows(spark, tables, mt.EVALUATION_DOCUMENTS, mt.evaluation_document_rows("p", "m2", results("x.txt")))
-    mt.write_rows(
-        spark,
-        tables,
-        mt.EVALUATION_DOCUMENTS,
-        mt.evaluation_document_rows("p", "m1", results("a.txt", "b.txt")),
-        replace=this,
-    )
-    mt.write_rows(
-        spark,
-        tables,
-        mt.EVALUATION_DOCUMENTS,
-        mt.evaluation_document_rows("p", "m1", results("b.txt", "c.txt")),
-        replace=this,
-    )
-    rows = {(r.model_label, r.location) for r in read_table(spark, tables, "evaluation_documents").collect()}
-    assert rows == {("m1", "b.txt"), ("m1", "c.txt"), ("m2", "x.txt")}
+    left = retrain_evaluation_documents(spark, TableLocation.parse(str(tmp_path / "tables")))
+    assert left == {("m1", "b.txt"), ("m1", "c.txt"), ("m2", "x.txt")}
