@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEASES",
     "LEASES_SCHEMA",
+    "LEASE_POOL",
     "RENEW_SECONDS",
     "STALE_SECONDS",
     "Holder",
@@ -61,6 +62,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# The scheduler pool of the renewals (its minimum share is in `io/fairscheduler.xml`).
+LEASE_POOL = "ctc-lease"
 
 LEASES = "leases"
 RENEW_SECONDS = 60.0  # a holder that has not renewed for this long stops
@@ -327,7 +330,7 @@ class RunLease:
         self._merge_own(self._clock(), f"t.run_id = {sql_string(gone.run_id)}{same}")
 
     def _heartbeat(self) -> None:
-        use_pool(self.spark, "ctc-lease")  # never queued behind a long stage of the run's own
+        use_pool(self.spark, LEASE_POOL)  # never queued behind a long stage of the run's own
         while not self._stop.wait(self.heartbeat_seconds):
             if not self.renew():
                 return

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOCAL_MASTER",
+    "SCHEDULER_POOLS",
     "get_spark",
     "is_databricks",
     "launcher_conf",
@@ -37,6 +38,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LOCAL_MASTER = "local[*]"
+# The FAIR scheduler's pools for the sessions ctc-spark builds: the run lease's pool has a minimum share.
+SCHEDULER_POOLS = Path(__file__).resolve().with_name("fairscheduler.xml")
 _SUBMIT_FLAGS = {
     "--master": "spark.master",
     "--name": "spark.app.name",
@@ -136,6 +139,7 @@ def _builtin_defaults(*, testing: bool, jars_dir: str | Path | None) -> dict[str
     # FAIR between pools: the run lease's renewals (`use_pool`) get the next free task slot instead of queueing
     # behind every task of a long planning stage (FIFO), which on a busy session outlasted the lease's deadline.
     defaults["spark.scheduler.mode"] = "FAIR"
+    defaults["spark.scheduler.allocation.file"] = str(SCHEDULER_POOLS)  # the lease's pool and its minimum share
     quiet = log4j2_java_option()  # our log4j2 file, when the checkout has one
     if quiet:
         defaults["spark.driver.extraJavaOptions"] = quiet

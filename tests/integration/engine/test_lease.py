@@ -250,6 +250,9 @@ def test_a_renewal_gets_a_task_slot_while_a_long_stage_holds_every_other(spark, 
     # A nightly run's planning stage once held both slots of local[2] for over a minute under load, and the
     # lease's renewals (Spark jobs of their own) queued behind its tasks (FIFO) until the run lost its lease.
     assert spark.sparkContext.getConf().get("spark.scheduler.mode") == "FAIR"  # ctc-spark's session default
+    # and its pools file: the lease's pool is there before any job uses it, with a minimum share of one slot
+    pool = spark.sparkContext._jsc.sc().getPoolForName("ctc-lease")
+    assert pool.isDefined() and pool.get().minShare() == 1
     loc = TableLocation.parse(str(tmp_path / "tables"))
     lease = _lease(spark, loc, "busy", heartbeat_seconds=1.0)
     flag = str(tmp_path / "stage-may-end")

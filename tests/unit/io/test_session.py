@@ -116,3 +116,14 @@ def test_pyspark_submit_args_give_master_jars_and_conf() -> None:
         "spark.app.name": "my job",
     }
     assert parse_submit_args("") == {}
+
+
+def test_the_scheduler_pools_file_gives_the_lease_pool_a_minimum_share() -> None:
+    import xml.etree.ElementTree as ET
+
+    from ctc_spark.engine.lease import LEASE_POOL
+    from ctc_spark.io.session import SCHEDULER_POOLS, _builtin_defaults
+
+    assert _builtin_defaults(testing=False, jars_dir=None)["spark.scheduler.allocation.file"] == str(SCHEDULER_POOLS)
+    pools = {p.get("name"): p for p in ET.parse(SCHEDULER_POOLS).getroot().iter("pool")}
+    assert list(pools) == [LEASE_POOL] and pools[LEASE_POOL].findtext("minShare") == "1"
