@@ -52,7 +52,7 @@ class RunSummary:
     skip_by: str = "text+model"
     retry_errors: str = "transient"
     dry_run: bool = False
-    plan: Plan | None = None  # set by a dry run, or when `max_text_records` is set
+    plan: Plan | None = None  # set by a dry run, or when `max_text_records` is set and open jobs are resumed
     step_seconds: dict[str, float] = field(default_factory=dict)  # tables, model, planning, first_call, ...
 
 

@@ -23,6 +23,7 @@ from ctc_spark.engine.engines import select_engine
 from ctc_spark.engine.lease import RunLease
 from ctc_spark.engine.ledger import tables as ledger
 from ctc_spark.engine.ledger.routing import MAX_KNOWN_ROWS
+from ctc_spark.engine.planning.estimate import check_records
 from ctc_spark.engine.planning.frozen import frozen_plan
 from ctc_spark.engine.planning.inputs import check_unique_ids, normalise_input, plan_counts, with_prevalidation
 from ctc_spark.engine.planning.model import check_skip_by, read_deployment_model
@@ -406,8 +407,14 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
             f"run {s.run_id}: {s.input_docs} documents, {s.skipped_docs} already done, {invalid} invalid, "
             f"{len(resumed)} open jobs to resume"
         )
-        if run.dry_run or run.max_text_records is not None:
-            preview_plan(run, valid, resumed, todo=todo, invalid=invalid)
+        if run.max_text_records is not None and not run.dry_run and not resumed:
+            # Every valid document goes out in a new request: what they bill was counted by the plan's own write,
+            # so the cap needs no packing pass (the stream packs them once).
+            records = int(counted.get("records") or 0)
+            run.progress(f"plan bills {records} text records (--max-text-records {run.max_text_records})")
+            check_records(records, todo - invalid, run.max_text_records)
+        elif run.dry_run or run.max_text_records is not None:
+            preview_plan(run, valid, resumed, todo=todo, invalid=invalid)  # packs: requests, open jobs' docs
         s.step_seconds["planning"] = round(time.monotonic() - t0, 3)
         if run.dry_run:
             return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ctc_spark.errors import BudgetExceededError, ConfigError
 
-__all__ = ["RECORD_CHARS", "Plan", "check_budget", "text_records"]
+__all__ = ["RECORD_CHARS", "Plan", "check_budget", "check_records", "text_records"]
 
 RECORD_CHARS = 1000
 
@@ -73,17 +73,31 @@ def check_budget(plan: Plan, max_text_records: int | None) -> None:
         ConfigError: the cap is negative.
         BudgetExceededError: the plan is over the cap; names both numbers.
     """
+    paid = f" ({plan.resumed_jobs} open jobs already paid are not counted)" if plan.resumed_jobs else ""
+    _check_cap(plan.text_records, f"{plan.send_docs} documents in {plan.requests} requests{paid}", max_text_records)
+
+
+def check_records(records: int, docs: int, max_text_records: int | None) -> None:
+    """Refuse `docs` documents that bill `records` text records over `max_text_records` (None: no cap), before
+    they are packed: a run that resumes no open job sends every valid document in a new request.
+
+    Raises:
+        ConfigError: the cap is negative.
+        BudgetExceededError: the records are over the cap; names both numbers.
+    """
+    _check_cap(records, f"{docs} documents", max_text_records)
+
+
+def _check_cap(records: int, what: str, max_text_records: int | None) -> None:
     if max_text_records is None:
         return
     if max_text_records < 0:
         raise ConfigError(f"must be 0 or more, got {max_text_records}", key="--max-text-records")
-    if plan.text_records > max_text_records:
-        paid = f" ({plan.resumed_jobs} open jobs already paid are not counted)" if plan.resumed_jobs else ""
+    if records > max_text_records:
         raise BudgetExceededError(
-            f"the plan bills {plan.text_records} text records ({plan.send_docs} documents in {plan.requests} "
-            f"requests){paid}, more than --max-text-records {max_text_records}; nothing was sent — raise the "
-            "cap, or classify fewer documents",
-            planned=plan.text_records,
+            f"the plan bills {records} text records ({what}), more than --max-text-records {max_text_records}; "
+            "nothing was sent — raise the cap, or classify fewer documents",
+            planned=records,
             limit=max_text_records,
         )
 

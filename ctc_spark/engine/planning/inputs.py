@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import ResourceSettings
+from ctc_spark.engine.planning.estimate import RECORD_CHARS
 from ctc_spark.engine.planning.packing import (
     ERR_DOCUMENT_TOO_LARGE,
     ERR_EMPTY_DOCUMENT,
@@ -137,13 +138,15 @@ def with_prevalidation(docs: DataFrame, max_chars: int) -> DataFrame:
 
 def plan_counts() -> list[Column]:
     """The plan's counts as aggregate Columns: `n` documents, `bad` of them invalid (an `error_code`), `known`
-    of them with a `results` row already (`has_row`)."""
+    of them with a `results` row already (`has_row`), and `records`: the text records the valid ones bill."""
     from pyspark.sql import functions as F
 
+    billed = F.greatest(F.lit(1), F.ceil(F.length("text") / RECORD_CHARS)).cast("long")
     return [
         F.count(F.lit(1)).alias("n"),
         F.count("error_code").alias("bad"),
         F.count(F.when(F.col("has_row"), 1)).alias("known"),
+        F.sum(F.when(F.col("error_code").isNull(), billed).otherwise(F.lit(0).cast("long"))).alias("records"),
     ]
 
 

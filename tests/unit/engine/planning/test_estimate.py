@@ -74,3 +74,14 @@ def test_a_resumed_run_counts_only_what_it_still_has_to_pay() -> None:
 def test_a_negative_cap_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="max-text-records"):
         check_budget(_plan(), -1)
+
+
+def test_records_counted_before_packing_meet_the_same_cap() -> None:
+    from ctc_spark.engine.planning.estimate import check_records
+
+    check_records(900, 300, None)
+    check_records(900, 300, 900)
+    with pytest.raises(BudgetExceededError, match=r"bills 900 text records \(300 documents\).*--max-text-records 899"):
+        check_records(900, 300, 899)
+    with pytest.raises(ConfigError, match="max-text-records"):
+        check_records(0, 0, -1)
