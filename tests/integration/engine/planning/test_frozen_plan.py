@@ -23,14 +23,14 @@ def test_the_plan_is_counted_by_its_own_write_and_dropped_on_the_way_out(spark, 
         ("b", "text b", "h-b", True, None),
         ("c", "", "h-c", False, "EmptyDocument"),
         ("d", None, "h-d", True, "NullDocument"),
-        ("e", "text e", "h-e", False, None),
+        ("e", "e" * 2500, "h-e", False, None),  # 3 text records
     ]
     planned = spark.createDataFrame(
         rows, "doc_id STRING, text STRING, text_sha256 STRING, has_row BOOLEAN, error_code STRING"
     )
     name = plan_table_name("p", "d", "run-1")
     with frozen_plan(planned, loc, project="p", deployment="d", run_id="run-1", counts=plan_counts()) as plan:
-        assert plan.counts == {"n": 5, "bad": 2, "known": 2}
+        assert plan.counts == {"n": 5, "bad": 2, "known": 2, "records": 5}  # invalid rows bill nothing
         recount = plan.frame.agg(*plan_counts()).first()
         assert recount is not None and recount.asDict() == plan.counts
         assert table_exists(spark, loc, name)
@@ -51,4 +51,4 @@ def test_a_session_that_reports_no_observed_counts_gets_the_plan_counted(
         "doc_id STRING, text STRING, text_sha256 STRING, has_row BOOLEAN, error_code STRING",
     )
     with frozen_plan(planned, loc, project="p", deployment="d", run_id="run-3", counts=plan_counts()) as plan:
-        assert plan.counts == {"n": 3, "bad": 1, "known": 1}
+        assert plan.counts == {"n": 3, "bad": 1, "known": 1, "records": 2}
