@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ctc_spark.config import ResourceSettings
-from ctc_spark.engine.planning.estimate import RECORD_CHARS
 from ctc_spark.engine.planning.packing import (
     ERR_DOCUMENT_TOO_LARGE,
     ERR_EMPTY_DOCUMENT,
@@ -18,6 +17,7 @@ from ctc_spark.engine.planning.packing import (
     PlannedDoc,
     pack,
 )
+from ctc_spark.engine.planning.preview import billed_records
 from ctc_spark.errors import InputError
 
 if TYPE_CHECKING:
@@ -141,12 +141,12 @@ def plan_counts() -> list[Column]:
     of them with a `results` row already (`has_row`), and `records`: the text records the valid ones bill."""
     from pyspark.sql import functions as F
 
-    billed = F.greatest(F.lit(1), F.ceil(F.length("text") / RECORD_CHARS)).cast("long")
+    valid_records = F.when(F.col("error_code").isNull(), billed_records("text")).otherwise(F.lit(0).cast("long"))
     return [
         F.count(F.lit(1)).alias("n"),
         F.count("error_code").alias("bad"),
         F.count(F.when(F.col("has_row"), 1)).alias("known"),
-        F.sum(F.when(F.col("error_code").isNull(), billed).otherwise(F.lit(0).cast("long"))).alias("records"),
+        F.sum(valid_records).alias("records"),
     ]
 
 

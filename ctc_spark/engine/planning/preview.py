@@ -7,9 +7,16 @@ from typing import TYPE_CHECKING
 from ctc_spark.engine.planning.estimate import RECORD_CHARS, Plan
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
-__all__ = ["plan_from_actions"]
+__all__ = ["billed_records", "plan_from_actions"]
+
+
+def billed_records(text: Column | str) -> Column:
+    """The text records one document's `text` is billed, as a Column (`estimate.text_records` in Spark)."""
+    from pyspark.sql import functions as F
+
+    return F.greatest(F.lit(1), F.ceil(F.length(text) / RECORD_CHARS)).cast("long")
 
 
 def plan_from_actions(
@@ -22,11 +29,7 @@ def plan_from_actions(
     """
     from pyspark.sql import functions as F
 
-    records = F.aggregate(
-        F.transform("texts", lambda t: F.greatest(F.lit(1), F.ceil(F.length(t) / RECORD_CHARS)).cast("long")),
-        F.lit(0).cast("long"),
-        lambda acc, x: acc + x,
-    )
+    records = F.aggregate(F.transform("texts", billed_records), F.lit(0).cast("long"), lambda acc, x: acc + x)
     rows = (
         actions.groupBy("action")
         .agg(
