@@ -237,6 +237,7 @@ class _Context:
             key=key,
             calls_per_minute=self.value(get["calls_per_minute"], table, where, override=False),
             name=self.value(get["name"], table, where, override=False) if "name" in table else default_name,
+            burst_calls=self.value(get["burst_calls"], table, where, override=False),
         )
 
     def primary_from_env(self, first: ResourceSettings, where: str) -> ResourceSettings:

@@ -71,6 +71,11 @@ class ResourceSettings:
     key: Secret | None = _opt(None, "loopback development services only; else AZURE_LANGUAGE_KEY", env=False)  # noqa: RUF009
     calls_per_minute: int = _opt(1000, "the resource's quota (submits and polls both count)", positive=True)
     name: str = _opt("default", "a label for logs and the runs table")
+    burst_calls: int = _opt(
+        0,
+        "calls the resource takes at once before its per-minute pace applies; 0 paces from the first",
+        nonnegative=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def preview_plan(run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]
         skipped_docs=s.input_docs - todo,
         invalid_docs=invalid,
         calls_per_minute=sum(r.calls_per_minute for r in run.settings.service.resources),
+        burst_calls=sum(r.burst_calls for r in run.settings.service.resources),
     )
     run.progress(s.plan.describe())
     check_budget(s.plan, run.max_text_records)

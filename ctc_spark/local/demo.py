@@ -17,11 +17,12 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctc_spark.config import ResourceSettings, Secret, Settings, is_loopback_url, load_settings
+from ctc_spark.config import Secret, Settings, is_loopback_url, load_settings
 from ctc_spark.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def _local_settings(config: Path, services: Any) -> Settings:
         raise ConfigError(f"the demo only runs against a local emulator, not {services.endpoint}", source=str(config))
     settings = load_settings(config, env=services.environment())
     primary = settings.service.primary
-    local = ResourceSettings(services.endpoint, Secret(services.key), primary.calls_per_minute, "local")
+    local = replace(primary, endpoint=services.endpoint, key=Secret(services.key), name="local")
     return settings.with_resources(local)
 
 

@@ -35,6 +35,7 @@ class Plan:
     resumed_jobs: int = 0  # committed open jobs of an earlier run: polled, already paid
     resumed_docs: int = 0
     calls_per_minute: int = 0  # the configured quota, summed over resources
+    burst_calls: int = 0  # the resources' configured bursts, summed: calls made before the pace applies
 
     @property
     def submit_calls(self) -> int:
@@ -51,8 +52,10 @@ class Plan:
 
     @property
     def estimated_seconds(self) -> float:
-        """The calls at the configured quota: the quota-bound part of the run, without its fixed cost."""
-        return self.calls * 60.0 / self.calls_per_minute if self.calls_per_minute > 0 else 0.0
+        """The calls past the burst at the configured quota: the quota-bound part of the run, without its fixed
+        cost."""
+        paced = max(0, self.calls - self.burst_calls)
+        return paced * 60.0 / self.calls_per_minute if self.calls_per_minute > 0 else 0.0
 
     def describe(self) -> str:
         """Two lines for people: what is sent and skipped, and what it costs."""

@@ -20,7 +20,13 @@ def billed_records(text: Column | str) -> Column:
 
 
 def plan_from_actions(
-    actions: DataFrame, *, input_docs: int, skipped_docs: int, invalid_docs: int, calls_per_minute: int
+    actions: DataFrame,
+    *,
+    input_docs: int,
+    skipped_docs: int,
+    invalid_docs: int,
+    calls_per_minute: int,
+    burst_calls: int = 0,
 ) -> Plan:
     """The plan of the streaming stage's `actions` (one row per batch: `submit` a new one, or `poll` an open job).
 
@@ -52,4 +58,5 @@ def plan_from_actions(
         resumed_jobs=polls,
         resumed_docs=resumed,
         calls_per_minute=calls_per_minute,
+        burst_calls=burst_calls,
     )

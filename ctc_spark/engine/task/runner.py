@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from ctc_spark.config import ResourceSettings, ServiceSettings
 from ctc_spark.engine.ledger.protocol import arrow_schema
+from ctc_spark.engine.task.clock import Clock
 from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
 from ctc_spark.engine.task.scheduler import READ_CHUNK, Scheduler
 from ctc_spark.engine.task.settings import TaskSettings
-from ctc_spark.engine.task.throttle import AdaptiveLimiter
+from ctc_spark.engine.task.throttle import AdaptiveLimiter, burst_share
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -104,10 +105,16 @@ def _real_link(settings: TaskSettings) -> Ledger:
     return link
 
 
+def _limiter(resource: ResourceSettings, share: float, clock: Clock) -> AdaptiveLimiter:
+    """A task's limiter for one resource: `share` calls per second, and the same fraction of its burst."""
+    burst = burst_share(resource.burst_calls, resource.calls_per_minute, share)
+    return AdaptiveLimiter(share, burst_calls=burst, clock=clock.monotonic, sleep=clock.sleep)
+
+
 async def _drive(settings: TaskSettings, source: BatchSource, *, lookup: bool) -> list[TaskCounters]:
     clock, factory = settings.clock, settings.client_factory or _real_client
     clients = {
-        r.name: factory(r, settings.service, AdaptiveLimiter(share, clock=clock.monotonic, sleep=clock.sleep))
+        r.name: factory(r, settings.service, _limiter(r, share, clock))
         for r, share in zip(settings.service.resources, settings.shares, strict=True)
     }
     link = (settings.link_factory or _real_link)(settings)

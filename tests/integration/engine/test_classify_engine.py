@@ -244,6 +244,43 @@ def test_faults_still_give_exactly_one_row_per_document(spark, make_emulator, tm
     assert stats["throttled"] >= 1
 
 
+def test_the_resource_burst_is_spent_without_a_429_and_an_overstated_one_costs_429s_not_the_run(
+    spark, make_emulator, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from ctc_spark.emulator import LatencyModel
+
+    # 120 calls/min, and the emulator's bucket holds 10 s of it: 20 calls at once.
+    server = make_emulator(calls_per_minute=120, burst_seconds=10.0, latency=LatencyModel(**FAST_LATENCY))
+    server.seed_deployment(
+        "tickets", "prod", kind="single", texts=[d.text for d in TRAIN], labels=[d.labels for d in TRAIN]
+    )
+    docs = generate_corpus(500, n_classes=5, seed=29)  # 20 jobs: 40 calls at least, twice the burst
+
+    def run(burst_calls: int, folder: str):
+        base = _settings(server, cpm=120)
+        resource = replace(base.service.primary, burst_calls=burst_calls)
+        before = server.stats()["throttled"]
+        summary = run_classification(
+            corpus_dataframe(spark, docs, kind="single"),
+            project="tickets",
+            deployment="prod",
+            kind="single",
+            tables=str(tmp_path / folder),
+            settings=base.with_resources(resource),
+        )
+        assert summary.succeeded_docs == 500, folder
+        return summary, server.stats()["throttled"] - before
+
+    summary, refused = run(20, "told")
+    assert refused == 0 and summary.throttled == 0
+    # Told three times what the resource holds, the run spends it: the service refuses what it never had, and
+    # the run still classifies every document.
+    summary, refused = run(60, "overstated")
+    assert refused >= 1 and summary.throttled >= 1
+
+
 def test_a_document_the_service_refuses_inside_a_batch_leaves_the_others_classified(
     spark, deployed, tmp_path: Path
 ) -> None:

@@ -105,6 +105,7 @@ def test_several_resources_take_keys_from_named_variables(tmp_path: Path) -> Non
     )
     settings = load_settings(path, env={"KEY_A": "ka", "KEY_B": "kb"})
     assert [(r.name, r.calls_per_minute) for r in settings.service.resources] == [("a", 600), ("b", 1000)]
+    assert [r.burst_calls for r in settings.service.resources] == [0, 0]
     assert [r.key.reveal() for r in settings.service.resources if r.key] == ["ka", "kb"]
 
 
@@ -186,3 +187,21 @@ def test_every_option_has_a_variable_except_the_secrets() -> None:
         assert (option.env_var is None) == (
             option.secret or option.key in {"endpoint", "key_env", "key_secret", "connection_string_secret"}
         ), option
+
+
+def test_a_resource_burst_is_read_and_a_negative_one_named(tmp_path: Path) -> None:
+    from ctc_spark.emulator import EmulatorConfig
+
+    local = load_settings(REPO / "conf" / "local.toml", env={})
+    emulator = EmulatorConfig(calls_per_minute=local.emulator.calls_per_minute)
+    assert emulator.calls_per_minute is not None
+    # The embedded emulator's bucket holds `burst_seconds` of its quota; conf/local.toml says how many calls.
+    assert local.service.primary.burst_calls == int(emulator.calls_per_minute * emulator.burst_seconds / 60) == 166
+    path = _write(
+        tmp_path,
+        "[[service.resources]]\nname = 'a'\nendpoint = 'https://a.example'\nkey_env = 'K'\nburst_calls = 50\n",
+    )
+    assert load_settings(path, env={"K": "k"}).service.primary.burst_calls == 50
+    bad = _write(tmp_path, '[service]\nendpoint = "https://a.example"\nburst_calls = -1\n')
+    with pytest.raises(ConfigError, match=r"service\.burst_calls"):
+        load_settings(bad, env={ENV_KEY: "k"})

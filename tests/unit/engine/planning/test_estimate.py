@@ -45,6 +45,9 @@ def test_the_duration_is_the_calls_at_the_configured_quota() -> None:
     assert _plan(calls_per_minute=1000).estimated_seconds == pytest.approx(54 * 60 / 1000)
     assert _plan(requests=400, resumed_jobs=0, calls_per_minute=6000).estimated_seconds == pytest.approx(8.0)
     assert _plan(calls_per_minute=0).estimated_seconds == 0.0
+    # A burst is spent before the pace applies: 54 calls, 24 of them at once.
+    assert _plan(calls_per_minute=1000, burst_calls=24).estimated_seconds == pytest.approx(30 * 60 / 1000)
+    assert _plan(calls_per_minute=1000, burst_calls=500).estimated_seconds == 0.0
 
 
 def test_describe_names_every_count() -> None:
