@@ -43,7 +43,8 @@ def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine",
         choices=ENGINE_CHOICES,
         help="who calls the service: executors (Spark tasks), driver (the driver process; Spark Connect), or "
-        "auto: driver for Spark Connect sessions, else executors (default: [engine] engine, auto)",
+        "auto: driver for Spark Connect sessions and for a local master with at most 3,000 calls/min of quota, "
+        "else executors (default: [engine] engine, auto)",
     )
     parser.add_argument(
         "--skip-by",

@@ -1,12 +1,12 @@
 """Who makes the service calls: an `Engine` owns its ledger link, its task count, its packing and how it drives.
 
-- `ExecutorEngine` (classic Spark: local, spark-submit, dedicated clusters): long `mapInArrow` tasks, one per
-  ~50 calls/s of quota, each running the task scheduler (`task/`) with its share of every resource's quota,
-  reaching the driver's ledger over HTTP.
+- `ExecutorEngine` (classic Spark: spark-submit, dedicated clusters, a local master with more quota than one
+  task carries): long `mapInArrow` tasks, one per ~50 calls/s of quota, each running the task scheduler
+  (`task/`) with its share of every resource's quota, reaching the driver's ledger over HTTP.
 - `DriverEngine` (Spark Connect: Databricks serverless, standard access mode, where a UDF can reach neither the
-  internet nor a port the client opened): the packed batches stream to the driver (`toLocalIterator`, a
-  bounded read-ahead, never the whole corpus) and one event loop runs the same scheduler with each resource's
-  full quota, calling the ledger in-process.
+  internet nor a port the client opened; and a local master whose quota one task carries): the packed batches
+  stream to the driver (`toLocalIterator`, a bounded read-ahead, never the whole corpus) and one event loop
+  runs the same scheduler with each resource's full quota, calling the ledger in-process.
 
 Either way a job id is committed to `jobs` before its job is polled, and results are written in groups.
 """
@@ -159,9 +159,10 @@ class DriverEngine:
 _ENGINES: dict[str, Callable[[], Engine]] = {ExecutorEngine.name: ExecutorEngine, DriverEngine.name: DriverEngine}
 
 
-def select_engine(configured: str, spark: object) -> Engine:
-    """The engine for `configured` (`config.ENGINE_CHOICES`): `auto` gives Spark Connect sessions the driver
-    engine, classic ones the executors.
+def select_engine(configured: str, spark: object, *, calls_per_second: float = math.inf) -> Engine:
+    """The engine for `configured` (`config.ENGINE_CHOICES`): `auto` gives the driver engine to Spark Connect
+    sessions and to a local master whose quota (`calls_per_second`, summed over resources) one streaming task
+    carries (`_one_local_task`); other classic sessions get the executors.
 
     Raises:
         ConfigError: an unknown engine, or the executor engine asked of a Spark Connect session.
@@ -176,8 +177,23 @@ def select_engine(configured: str, spark: object) -> Engine:
             key="engine.engine",
         )
     if configured == "auto":
-        configured = DriverEngine.name if connect else ExecutorEngine.name
+        local = not connect and _one_local_task(spark, calls_per_second)
+        configured = DriverEngine.name if connect or local else ExecutorEngine.name
+        why = "Spark Connect" if connect else "a local master, one task's quota" if local else "a classic session"
+        log.info("engine auto: %s (%s)", configured, why)
     return _ENGINES[configured]()
+
+
+def _one_local_task(spark: object, calls_per_second: float) -> bool:
+    """A local master (`local`, `local[N]`, `local[N, F]`; not `local-cluster`, whose executors are processes)
+    with a quota that one streaming task carries.
+
+    There the executor engine would run that one task in a Python worker beside the driver, in the same JVM,
+    reaching the ledger over HTTP and holding a slot; the driver engine runs the same scheduler in the driver
+    process, with no worker to start and the ledger in-process. A lost executor is the driver either way.
+    """
+    master = str(getattr(getattr(spark, "sparkContext", None), "master", "") or "")
+    return (master == "local" or master.startswith("local[")) and calls_per_second <= _CALLS_PER_TASK
 
 
 def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0) -> int:

@@ -117,7 +117,11 @@ def run_classification(
         kind,
         RunSummary(check_run_id(run_id) if run_id is not None else new_run_id()),
         progress or (lambda msg: log.info("%s", msg)),
-        select_engine(settings.engine.engine, spark),
+        select_engine(
+            settings.engine.engine,
+            spark,
+            calls_per_second=sum(r.calls_per_minute for r in settings.service.resources) / 60.0,
+        ),
         skip_by=check_skip_by(skip_by),
         retry_errors=check_retry_errors(retry_errors or settings.engine.retry_errors),
         dry_run=dry_run,

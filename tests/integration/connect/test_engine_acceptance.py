@@ -42,8 +42,8 @@ def _driver_engine_only(spark, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any test here that would run the executor engine: this tier is the driver engine's."""
     chosen = run_module.select_engine
 
-    def select(configured: str, session: object) -> Engine:
-        engine = chosen(configured, session)
+    def select(configured: str, session: object, **quota: float) -> Engine:
+        engine = chosen(configured, session, **quota)
         assert engine.name == "driver", f"a Spark Connect session got the {engine} engine"
         return engine
 

@@ -31,6 +31,34 @@ def test_auto_gives_connect_sessions_the_driver_engine_and_classic_ones_the_exec
     assert select_engine("executors", _Classic()).name == "executors"
 
 
+class _Context:
+    def __init__(self, master: str) -> None:
+        self.master = master
+
+
+class _Local:
+    def __init__(self, master: str) -> None:
+        self.sparkContext = _Context(master)
+
+
+@pytest.mark.parametrize(
+    ("master", "calls_per_second", "engine"),
+    [
+        ("local[2]", 1000 / 60, "driver"),  # one task's quota: the driver process makes the calls itself
+        ("local", 50.0, "driver"),
+        ("local[*, 4]", 6000 / 60, "executors"),  # two tasks' worth: Python workers beside the driver
+        ("local-cluster[2,1,1024]", 1000 / 60, "executors"),  # executors are processes of their own
+        ("spark://127.0.0.1:7077", 1000 / 60, "executors"),
+        ("yarn", 1.0, "executors"),
+    ],
+)
+def test_auto_gives_a_local_master_the_driver_engine_when_one_task_carries_the_quota(
+    master: str, calls_per_second: float, engine: str
+) -> None:
+    assert select_engine("auto", _Local(master), calls_per_second=calls_per_second).name == engine
+    assert select_engine("executors", _Local(master), calls_per_second=calls_per_second).name == "executors"
+
+
 def test_the_executor_engine_is_refused_under_spark_connect_and_unknown_engines_are_named() -> None:
     with pytest.raises(ConfigError, match="executor engine needs a classic Spark session"):
         select_engine("executors", _Connect())
