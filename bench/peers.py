@@ -105,18 +105,21 @@ def main() -> None:
     emulator = EmulatorConfig()
     burst = args.ctc_burst_calls if args.ctc_burst_calls is not None else int(args.cpm * emulator.burst_seconds / 60)
     rows = []
-    for name in args.only:
-        proc, target = launch_emulator(args.cpm, args.latency, work / f"ready-{name}.json")
+    for i, name in enumerate(args.only):
+        tag = f"{name}-{i}" if args.only.count(name) > 1 else name  # a system listed twice runs twice
+        out = work / tag  # each run's own tables and outputs: a second run of a system starts afresh too
+        out.mkdir()
+        proc, target = launch_emulator(args.cpm, args.latency, work / f"ready-{tag}.json")
         try:
             env = dict(os.environ)
             if name == "ctc-spark":
                 cmd, env = _ctc_spark(
-                    target, args.cpm, burst, corpus, work, args.ctc_engine, shlex.split(args.submit_args)
+                    target, args.cpm, burst, corpus, out, args.ctc_engine, shlex.split(args.submit_args)
                 )
             elif name.startswith("synapseml"):
-                cmd = _synapseml(target, corpus, work, tuned=name.endswith("tuned"))
+                cmd = _synapseml(target, corpus, out, tuned=name.endswith("tuned"))
             else:
-                cmd = _sdk(target, corpus, work)
+                cmd = _sdk(target, corpus, out)
             before = emulator_stats([target["endpoint"]])
             start = time.monotonic()
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -125,9 +128,9 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        (work / f"{name}.log").write_text(done.stdout + done.stderr)
+        (work / f"{tag}.log").write_text(done.stdout + done.stderr)
         if done.returncode:
-            print(f"{name}: exit {done.returncode}; log in {work / (name + '.log')}", flush=True)
+            print(f"{name}: exit {done.returncode}; log in {work / (tag + '.log')}", flush=True)
         got = _classified(name, done.stdout)
         jobs = after["jobs_submitted"] - before["jobs_submitted"]
         calls = (after["submits"] - before["submits"]) + (after["polls"] - before["polls"])
