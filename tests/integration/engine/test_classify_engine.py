@@ -314,6 +314,7 @@ def test_a_document_the_service_refuses_inside_a_batch_leaves_the_others_classif
 
 def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulator, tmp_path: Path) -> None:
     from ctc_spark.emulator import LatencyModel
+    from ctc_spark.io.connect import is_connect
 
     server = make_emulator(calls_per_minute=1200, burst_seconds=1.0, latency=LatencyModel(**FAST_LATENCY))
     server.seed_deployment(
@@ -324,9 +325,12 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_losses(spark, make_emulat
     corpus_dataframe(spark, docs, kind="single").write.parquet(str(corpus))
     tables = str(tmp_path / "tables")
     config = tmp_path / "settings.toml"
+    # At 1,100 calls/min `auto` would give local[2] the driver engine: the classic tier kills the executor
+    # engine's driver, the Connect tier (which collects this test again) the driver engine's.
+    engine = "auto" if is_connect(spark) else "executors"
     config.write_text(
         f'[service]\nendpoint = "{server.endpoint}"\ncalls_per_minute = 1100\n[engine]\nmax_uncommitted_jobs = 16\n'
-        '[spark]\nmaster = "local[2]"\n[spark.conf]\n"spark.ui.enabled" = "false"\n'
+        f'engine = "{engine}"\n[spark]\nmaster = "local[2]"\n[spark.conf]\n"spark.ui.enabled" = "false"\n'
         '"spark.sql.shuffle.partitions" = "2"\n'
     )
     env = _child_env(spark, AZURE_LANGUAGE_KEY=server.key, PYSPARK_PYTHON=sys.executable)
