@@ -96,6 +96,16 @@ class ServiceSettings:
     def primary(self) -> ResourceSettings:
         return self.resources[0]
 
+    @property
+    def total_calls_per_minute(self) -> int:
+        """The run's whole quota: every resource's `calls_per_minute`."""
+        return sum(r.calls_per_minute for r in self.resources)
+
+    @property
+    def total_burst_calls(self) -> int:
+        """Every resource's `burst_calls`: the calls made at once before the quota's pace applies."""
+        return sum(r.burst_calls for r in self.resources)
+
 
 @dataclass(frozen=True)
 class StorageSettings:

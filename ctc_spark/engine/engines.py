@@ -86,7 +86,7 @@ class ExecutorEngine:
 
     def tasks(self, run: RunContext) -> int:
         parallelism = int(run.spark.sparkContext.defaultParallelism)
-        quota = sum(r.calls_per_minute for r in run.settings.service.resources) / 60.0
+        quota = run.settings.service.total_calls_per_minute / 60.0
         return stream_tasks(parallelism, quota, run.settings.engine.tasks)
 
     def actions(self, run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]]) -> DataFrame:
@@ -188,9 +188,10 @@ def _one_local_task(spark: object, calls_per_second: float) -> bool:
     """A local master (`local`, `local[N]`, `local[N, F]`; not `local-cluster`, whose executors are processes)
     with a quota that one streaming task carries.
 
-    There the executor engine would run that one task in a Python worker beside the driver, in the same JVM,
-    reaching the ledger over HTTP and holding a slot; the driver engine runs the same scheduler in the driver
-    process, with no worker to start and the ledger in-process. A lost executor is the driver either way.
+    There the executor is the driver's own JVM, and the executor engine would run that one task as a Python
+    worker process beside the driver, reaching the ledger over HTTP and holding a slot; the driver engine runs
+    the same scheduler in the driver process, with no worker to start and the ledger in-process. A lost
+    executor is the driver either way.
     """
     master = str(getattr(getattr(spark, "sparkContext", None), "master", "") or "")
     return (master == "local" or master.startswith("local[")) and calls_per_second <= _CALLS_PER_TASK

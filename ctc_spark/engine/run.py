@@ -120,7 +120,7 @@ def run_classification(
         select_engine(
             settings.engine.engine,
             spark,
-            calls_per_second=sum(r.calls_per_minute for r in settings.service.resources) / 60.0,
+            calls_per_second=settings.service.total_calls_per_minute / 60.0,
         ),
         skip_by=check_skip_by(skip_by),
         retry_errors=check_retry_errors(retry_errors or settings.engine.retry_errors),

@@ -49,8 +49,8 @@ def preview_plan(run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]
         input_docs=s.input_docs,
         skipped_docs=s.input_docs - todo,
         invalid_docs=invalid,
-        calls_per_minute=sum(r.calls_per_minute for r in run.settings.service.resources),
-        burst_calls=sum(r.burst_calls for r in run.settings.service.resources),
+        calls_per_minute=run.settings.service.total_calls_per_minute,
+        burst_calls=run.settings.service.total_burst_calls,
     )
     run.progress(s.plan.describe())
     check_budget(s.plan, run.max_text_records)
