@@ -34,6 +34,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 
 from ctc_spark.errors import ConfigError, LeaseLostError, RunInProgressError
 from ctc_spark.io.evolution import add_missing_columns
+from ctc_spark.io.frames import local_frame
 from ctc_spark.io.session import use_pool
 from ctc_spark.io.tables import (
     TableLocation,
@@ -364,7 +365,7 @@ class RunLease:
             _token(now),
             process_identity(pid),
         )
-        return self.spark.createDataFrame([row], LEASES_SCHEMA)
+        return local_frame(self.spark, [row], LEASES_SCHEMA)
 
 
 def _here() -> str | None:

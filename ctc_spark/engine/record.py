@@ -12,6 +12,7 @@ from ctc_spark.engine.context import RunContext, timed
 from ctc_spark.engine.ledger import tables as ledger
 from ctc_spark.engine.planning.queries import deployment_results
 from ctc_spark.errors import ReconciliationError
+from ctc_spark.io.frames import local_frame
 from ctc_spark.io.tables import append_rows, replace_rows, sql_string
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def record_run(run: RunContext, status: str, *, error: str | None = None) -> Non
         run.skip_by,
         dict(s.step_seconds),
     )
-    frame = run.spark.createDataFrame([row], ledger.RUNS_SCHEMA)
+    frame = local_frame(run.spark, [row], ledger.RUNS_SCHEMA)
     if status == "running":  # a new run id (generated, or refused if `runs` has it): a blind append, no read
         timed(run, "recording", append_rows, run.spark, run.tables, ledger.RUNS, frame)
     else:

@@ -254,12 +254,13 @@ def write_rows(
     older rows of the slice that this write did not touch (a class or test document of a previous training
     run) are deleted after the MERGE.
     """
+    from ctc_spark.io.frames import local_frame
     from ctc_spark.io.tables import ensure_table, merge_rows
 
     schema = SCHEMAS[table]
     ensure_table(spark, location, table, schema)
     if rows:
-        frame = spark.createDataFrame([{f.name: r.get(f.name) for f in schema.fields} for r in rows], schema)
+        frame = local_frame(spark, rows, schema)
         merge_rows(spark, location, table, frame, KEYS[table])
     if replace:
         _delete_stale(spark, location, table, replace, min((r["recorded_at"] for r in rows), default=None))

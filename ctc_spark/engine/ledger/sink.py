@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ctc_spark.engine.ledger import tables
 from ctc_spark.engine.ledger.protocol import JobRow, ResultRow, arrow_schema
 from ctc_spark.engine.ledger.routing import ResultRouting
+from ctc_spark.io.frames import local_frame
 from ctc_spark.io.tables import TableLocation, append_rows, merge_rows
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ class DeltaSink:
             "updated_at": now,
         }
         values = [[_cell(name, {**r, **lineage}.get(name)) for name in _JOB_FIELDS] for r in rows]
-        return self.spark.createDataFrame(values, tables.JOBS_SCHEMA)
+        return local_frame(self.spark, values, tables.JOBS_SCHEMA)
 
 
 def _cell(name: str, value: Any) -> Any:
