@@ -33,7 +33,7 @@ from ctc_spark.engine.record import reconcile, record_run
 from ctc_spark.engine.run_id import check_run_id, new_run_id, reused_run_error
 from ctc_spark.engine.stage import preview_plan, run_stream
 from ctc_spark.errors import InputError, LeaseLostError
-from ctc_spark.io.connect import is_connect
+from ctc_spark.io.connect import is_connect, is_local_master
 from ctc_spark.io.evolution import add_missing_columns
 from ctc_spark.io.tables import TableLocation, read_table, sql_string
 
@@ -382,8 +382,9 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
             planned = with_prevalidation(base, run.settings.batch.max_chars_per_document)
             # The plan is frozen in a Delta table: our own MERGEs into `results` would otherwise re-run the skip
             # join, an input that is not deterministic (a `limit`, a sample) would give the stream other documents
-            # than the plan counted, and unlike a local checkpoint it survives the loss of an executor. A dry run
-            # writes nothing: its plan stays a plain (lazy) DataFrame.
+            # than the plan counted, and unlike a local checkpoint it survives the loss of an executor. A local
+            # master loses no executor without its driver: there the plan is a local checkpoint. A dry run writes
+            # nothing: its plan stays a plain (lazy) DataFrame.
             if run.dry_run:
                 row = planned.agg(*plan_counts()).first()
                 pending, counted = planned, (row.asDict() if row else {})
@@ -396,6 +397,7 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
                         deployment=run.deployment,
                         run_id=s.run_id,
                         counts=plan_counts(),
+                        in_memory=is_local_master(run.spark),
                     )
                 )
                 pending, counted = plan.frame, plan.counts or {}  # counted by the plan's own write

@@ -21,7 +21,7 @@ from ctc_spark.io.delta import delta_conf, testing_conf
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["conf_get", "connect_session", "is_connect", "remote_url"]
+__all__ = ["conf_get", "connect_session", "is_connect", "is_local_master", "remote_url"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 def is_connect(spark: Any) -> bool:
     """True for a Spark Connect session (local, Databricks serverless or standard access mode)."""
     return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def is_local_master(spark: Any) -> bool:
+    """True for a classic session on a local master (`local`, `local[N]`, `local[N, F]`; not `local-cluster`,
+    whose executors are processes): its one executor is the driver's own JVM, so an executor is never lost
+    without the driver."""
+    master = str(getattr(getattr(spark, "sparkContext", None), "master", "") or "") if not is_connect(spark) else ""
+    return master == "local" or master.startswith("local[")
 
 
 def conf_get(spark: Any, key: str, default: str | None = None) -> str | None:

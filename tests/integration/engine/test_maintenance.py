@@ -25,9 +25,14 @@ SLOW_JOBS = {"queue_seconds": 40.0, "per_document_seconds": 0.001, "spread": 0.0
 
 
 def test_maintain_during_a_run_loses_nothing_and_a_second_maintain_changes_nothing(
-    spark, make_emulator, tmp_path: Path
+    spark, make_emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ctc_spark.emulator import LatencyModel
+    from ctc_spark.engine import run as run_module
+
+    # The run's plan as a cluster or Spark Connect keeps it, in a table: on a local master it is a checkpoint in
+    # memory, and there would be no live plan for `maintain` to leave alone.
+    monkeypatch.setattr(run_module, "is_local_master", lambda spark: False)
 
     server = make_emulator(seed=10, latency=LatencyModel(**SLOW_JOBS))
     server.seed_deployment(

@@ -52,3 +52,41 @@ def test_a_session_that_reports_no_observed_counts_gets_the_plan_counted(
     )
     with frozen_plan(planned, loc, project="p", deployment="d", run_id="run-3", counts=plan_counts()) as plan:
         assert plan.counts == {"n": 3, "bad": 1, "known": 1, "records": 2}
+
+
+def test_a_plan_kept_in_memory_is_counted_does_not_follow_later_writes_and_leaves_nothing(
+    spark, tmp_path: Path
+) -> None:
+    from pyspark.sql import functions as F
+
+    from ctc_spark.io.tables import append_rows, create_table_with_rows, read_table
+
+    loc = TableLocation.parse(str(tmp_path / "tables"))
+    done = spark.createDataFrame([("b",)], "doc_id STRING")
+    create_table_with_rows(spark, loc, "done", done)
+    docs = spark.createDataFrame(
+        [("a", "text a", "h-a"), ("b", "text b", "h-b"), ("c", "", "h-c"), ("d", "d" * 2500, "h-d")],
+        "doc_id STRING, text STRING, text_sha256 STRING",
+    )
+    # As the skip join: the documents without a row in a table the run itself writes to.
+    pending = docs.join(read_table(spark, loc, "done"), "doc_id", "left_anti")
+    planned = pending.withColumn("has_row", F.lit(False)).withColumn(
+        "error_code", F.when(F.col("text") == "", F.lit("EmptyDocument"))
+    )
+    with frozen_plan(
+        planned, loc, project="p", deployment="d", run_id="run-4", counts=plan_counts(), in_memory=True
+    ) as plan:
+        rdd = plan.frame._jdf.queryExecution().analyzed().rdd().id()  # the checkpoint: no lineage left
+        assert rdd in _persisted(spark)
+        assert plan.counts == {"n": 3, "bad": 1, "known": 0, "records": 4}
+        # The run writes rows for planned documents while it streams: the plan must not shrink under it.
+        append_rows(spark, loc, "done", spark.createDataFrame([("a",), ("d",)], "doc_id STRING"))
+        assert sorted(r.doc_id for r in plan.frame.select("doc_id").collect()) == ["a", "c", "d"]
+        assert planned.count() == 1  # what the same plan, not kept, gives after those writes
+    assert rdd not in _persisted(spark)  # its blocks released, not left to the JVM's collector
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["done"]  # no plan table
+
+
+def _persisted(spark) -> set[int]:
+    """The ids of the RDDs the session's block manager keeps."""
+    return {int(k) for k in spark.sparkContext._jsc.getPersistentRDDs().keySet()}
