@@ -4,9 +4,10 @@
   task carries): long `mapInArrow` tasks, one per ~50 calls/s of quota, each running the task scheduler
   (`task/`) with its share of every resource's quota, reaching the driver's ledger over HTTP.
 - `DriverEngine` (Spark Connect: Databricks serverless, standard access mode, where a UDF can reach neither the
-  internet nor a port the client opened; and a local master whose quota one task carries): the packed batches
-  stream to the driver (`toLocalIterator`, a bounded read-ahead, never the whole corpus) and one event loop
-  runs the same scheduler with each resource's full quota, calling the ledger in-process.
+  internet nor a port the client opened; and a local master whose quota one task carries): the batches stream
+  to the driver (`toLocalIterator`, a bounded read-ahead, never the whole corpus; a classic session packs them
+  there, Spark packs them under Connect) and one event loop runs the same scheduler with each resource's full
+  quota, calling the ledger in-process.
 
 Either way a job id is committed to `jobs` before its job is polled, and results are written in groups.
 """
@@ -25,13 +26,13 @@ from ctc_spark.engine.ledger.inprocess import InProcessLink
 from ctc_spark.engine.ledger.service import LedgerService
 from ctc_spark.engine.ledger.sink import RunTarget
 from ctc_spark.engine.ledger.writer import LedgerWriter
-from ctc_spark.engine.planning.queries import stage_actions
+from ctc_spark.engine.planning.queries import driver_submits, stage_actions
 from ctc_spark.engine.task.prefetch import BUFFER_BATCHES, Prefetcher
 from ctc_spark.engine.task.runner import OUTPUT_SCHEMA, TaskCounters, drive_rows, stream_partition
 from ctc_spark.engine.task.settings import TaskSettings, task_settings
 from ctc_spark.engine.task.throttle import task_share
 from ctc_spark.errors import ConfigError
-from ctc_spark.io.connect import is_connect
+from ctc_spark.io.connect import is_connect, is_local_master
 from ctc_spark.service.transport import MAX_CONNECTIONS
 
 if TYPE_CHECKING:
@@ -71,8 +72,11 @@ class Engine(Protocol):
         """The run's ledger service, served the way this engine's tasks reach it."""
         ...
 
-    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[TaskCounters]:
-        """Drive every batch of `frame` (`task.runner.ACTION_SCHEMA` rows); one counter row per task and resource."""
+    def drive(
+        self, run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], service: LedgerService, tasks: int
+    ) -> list[TaskCounters]:
+        """Drive every batch of the run (its `actions`, or the same batches packed its own way) to a terminal
+        outcome; one counter row per task and resource."""
         ...
 
 
@@ -111,7 +115,10 @@ class ExecutorEngine:
             run.spark, run.tables, target, serve=True, host=address.advertised, bind=address.bind, **writer
         )
 
-    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[TaskCounters]:
+    def drive(
+        self, run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], service: LedgerService, tasks: int
+    ) -> list[TaskCounters]:
+        frame = self.actions(run, valid, resumed)
         svc = run.settings.service
         plan = task_settings(
             svc,
@@ -146,9 +153,15 @@ class DriverEngine:
     def ledger(self, run: RunContext, target: RunTarget, **writer: Any) -> LedgerService:
         return LedgerService.for_run(run.spark, run.tables, target, serve=False, **writer)
 
-    def drive(self, run: RunContext, frame: DataFrame, service: LedgerService, tasks: int) -> list[TaskCounters]:
+    def drive(
+        self, run: RunContext, valid: DataFrame, resumed: list[dict[str, Any]], service: LedgerService, tasks: int
+    ) -> list[TaskCounters]:
         plan = driver_task_settings(run.settings, run.project, run.deployment, run.kind, service.writer)
-        source = Prefetcher(frame.toLocalIterator(), BUFFER_BATCHES)
+        # A classic session packs new batches here, as the plan streams in (no shuffle, no Python worker); Spark
+        # packs under Connect (partitions sized for the client's memory) and when open jobs are resumed.
+        local = not resumed and not is_connect(run.spark)
+        rows = driver_submits(run, valid) if local else self.actions(run, valid, resumed).toLocalIterator()
+        source = Prefetcher(rows, BUFFER_BATCHES)
         source.start()
         try:
             return drive_rows(plan, source)
@@ -193,8 +206,7 @@ def _one_local_task(spark: object, calls_per_second: float) -> bool:
     the same scheduler in the driver process, with no worker to start and the ledger in-process. A lost
     executor is the driver either way.
     """
-    master = str(getattr(getattr(spark, "sparkContext", None), "master", "") or "")
-    return (master == "local" or master.startswith("local[")) and calls_per_second <= _CALLS_PER_TASK
+    return is_local_master(spark) and calls_per_second <= _CALLS_PER_TASK
 
 
 def stream_tasks(parallelism: int, calls_per_second: float, configured: int = 0) -> int:

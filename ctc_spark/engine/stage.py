@@ -95,7 +95,7 @@ def run_stream(
         if errors is not None:
             service.writer.write_result_frame(errors)
         if tasks:
-            outputs = engine.drive(run, engine.actions(run, valid, resumed), service, tasks)
+            outputs = engine.drive(run, valid, resumed, service, tasks)
     if service.writer.abort:
         raise abort_error(service.writer.abort)
     s.tasks, s.commits = tasks, service.writer.commits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ __all__ = [
     "connect_partitions",
     "normalise_input",
     "pack_frame",
+    "packed_batches",
     "with_prevalidation",
 ]
 
@@ -163,6 +164,28 @@ def assign_resource(batch_id: str, resources: Sequence[ResourceSettings]) -> str
     return resources[-1].name
 
 
+def packed_batches(
+    docs: Iterable[tuple[str, str, str]],
+    *,
+    max_docs: int,
+    max_chars: int,
+    scope: str,
+    resources: Sequence[ResourceSettings],
+) -> Iterator[tuple[str, list[str], list[str], list[str], int, str]]:
+    """Pack (doc_id, text, text_sha256) in the given order into batches, streamed: one
+    (batch_id, doc_ids, texts, text_sha256s, n_chars, resource) tuple per batch (`BATCH_SCHEMA`)."""
+    planned = (PlannedDoc(doc_id, text, sha256) for doc_id, text, sha256 in docs)
+    for b in pack(planned, max_docs=max_docs, max_chars=max_chars, scope=scope):
+        yield (
+            b.batch_id,
+            [d.id for d in b.docs],
+            [d.text for d in b.docs],
+            [d.sha256 for d in b.docs],
+            b.chars,
+            assign_resource(b.batch_id, resources),
+        )
+
+
 def pack_frame(
     frames: Iterator[pd.DataFrame],
     *,
@@ -178,19 +201,8 @@ def pack_frame(
     """
     import pandas as pd
 
-    docs = (PlannedDoc(r.doc_id, r.text, r.text_sha256) for f in frames for r in f.itertuples(index=False))
-    batches = pack(docs, max_docs=max_docs, max_chars=max_chars, scope=scope)
+    docs = ((r.doc_id, r.text, r.text_sha256) for f in frames for r in f.itertuples(index=False))
+    batches = packed_batches(docs, max_docs=max_docs, max_chars=max_chars, scope=scope, resources=resources)
     columns = ["batch_id", "doc_ids", "texts", "text_sha256s", "n_chars", "resource"]
     while chunk := list(itertools.islice(batches, _PACK_CHUNK)):
-        rows = [
-            (
-                b.batch_id,
-                [d.id for d in b.docs],
-                [d.text for d in b.docs],
-                [d.sha256 for d in b.docs],
-                b.chars,
-                assign_resource(b.batch_id, resources),
-            )
-            for b in chunk
-        ]
-        yield pd.DataFrame(rows, columns=columns)
+        yield pd.DataFrame(chunk, columns=columns)

@@ -7,6 +7,7 @@ job to `poll`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -14,15 +15,25 @@ from typing import TYPE_CHECKING, Any
 from ctc_spark.engine.context import RunContext
 from ctc_spark.engine.ledger import tables as ledger
 from ctc_spark.engine.ledger.states import POLLABLE
-from ctc_spark.engine.planning.inputs import BATCH_SCHEMA, connect_partitions, pack_frame
+from ctc_spark.engine.planning.inputs import BATCH_SCHEMA, connect_partitions, pack_frame, packed_batches
 from ctc_spark.engine.planning.model import done_flag, runs_of_model
 from ctc_spark.io.connect import is_connect
+from ctc_spark.io.frames import local_frame
 from ctc_spark.io.tables import TableLocation, read_table, table_exists
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+    from pyspark.sql.types import StructType
 
-__all__ = ["JOB_LIFETIME", "deployment_results", "open_candidates", "open_jobs", "stage_actions", "to_classify"]
+__all__ = [
+    "JOB_LIFETIME",
+    "deployment_results",
+    "driver_submits",
+    "open_candidates",
+    "open_jobs",
+    "stage_actions",
+    "to_classify",
+]
 
 # How long the service keeps a job after its submission: older jobs cannot be polled.
 JOB_LIFETIME = timedelta(hours=24)
@@ -155,7 +166,8 @@ def stage_actions(
     ]
     if not resumed:
         return _pack(run, valid, parts).select(*submit_cols)
-    meta = spark.createDataFrame(
+    meta = local_frame(
+        spark,
         [
             (
                 r["batch_id"],
@@ -168,8 +180,7 @@ def stage_actions(
             )
             for r in resumed
         ],
-        "batch_id STRING, resource STRING, doc_ids ARRAY<STRING>, job_id STRING, operation_location STRING, "
-        "submitted_at DOUBLE, attempts INT",
+        _resumed_schema(),
     )
     exploded = meta.select("batch_id", F.posexplode("doc_ids").alias("pos", "doc_id"))
     grouped = (
@@ -198,6 +209,22 @@ def stage_actions(
     return fresh.unionByName(polls)
 
 
+def _resumed_schema() -> StructType:
+    from pyspark.sql.types import ArrayType, DoubleType, IntegerType, StringType, StructField, StructType
+
+    return StructType(
+        [
+            StructField("batch_id", StringType()),
+            StructField("resource", StringType()),
+            StructField("doc_ids", ArrayType(StringType())),
+            StructField("job_id", StringType()),
+            StructField("operation_location", StringType()),
+            StructField("submitted_at", DoubleType()),
+            StructField("attempts", IntegerType()),
+        ]
+    )
+
+
 def _table(run: RunContext, name: str) -> DataFrame:
     """The table; in a dry run, which creates nothing, an empty frame when the table does not exist yet."""
     spark = run.spark
@@ -211,16 +238,44 @@ def _table(run: RunContext, name: str) -> DataFrame:
     return read_table(spark, run.tables, name)
 
 
+def driver_submits(run: RunContext, valid: DataFrame) -> Iterator[dict[str, Any]]:
+    """The new batches of a run packed in the driver process as the plan streams in (`toLocalIterator`): one
+    `task.protocol.BatchRow` dict (`submit`) per batch.
+
+    For the driver engine of a classic session: no shuffle and no Python worker to start before the first call;
+    each partition is sorted by id and packed in order, as `stage_actions` packs its partitions.
+    """
+    rows = valid.select("doc_id", "text", "text_sha256").sortWithinPartitions("doc_id").toLocalIterator()
+    for batch_id, doc_ids, texts, sha256s, _, resource in packed_batches(
+        ((r.doc_id, r.text, r.text_sha256) for r in rows), **_pack_options(run)
+    ):
+        yield {
+            "action": "submit",
+            "batch_id": batch_id,
+            "resource": resource,
+            "doc_ids": doc_ids,
+            "texts": texts,
+            "text_sha256s": sha256s,
+            "job_id": None,
+            "operation_location": None,
+            "submitted_at": None,
+            "attempts": 0,
+        }
+
+
+def _pack_options(run: RunContext) -> dict[str, Any]:
+    b = run.settings.batch
+    return {
+        "max_docs": b.max_docs_per_request,
+        "max_chars": b.max_chars_per_request,
+        "scope": f"{run.project}/{run.deployment}/{run.kind}",
+        "resources": run.settings.service.resources,
+    }
+
+
 def _pack(run: RunContext, to_pack: DataFrame, parts: int | None = None) -> DataFrame:
     parts = parts or _pack_partitions(run)
-    b = run.settings.batch
-    body = partial(
-        pack_frame,
-        max_docs=b.max_docs_per_request,
-        max_chars=b.max_chars_per_request,
-        scope=f"{run.project}/{run.deployment}/{run.kind}",
-        resources=run.settings.service.resources,
-    )
+    body = partial(pack_frame, **_pack_options(run))
     ordered = to_pack.repartition(parts, "doc_id").sortWithinPartitions("doc_id")
     return ordered.select("doc_id", "text", "text_sha256").mapInPandas(body, BATCH_SCHEMA)
 
