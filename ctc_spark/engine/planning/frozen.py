@@ -116,7 +116,7 @@ def _release(checkpointed: DataFrame) -> None:
     """Free a local checkpoint's blocks now rather than when the JVM collects its RDD (a notebook can run
     for hours); best effort."""
     try:
-        checkpointed._jdf.queryExecution().analyzed().rdd().unpersist(False)  # type: ignore[operator]
+        checkpointed._jdf.queryExecution().analyzed().rdd().unpersist(False)
     except Exception as exc:  # the blocks go when the RDD is collected anyway
         log.debug("could not release the plan's checkpoint now (%s); Spark frees it later", exc)
 
