@@ -134,7 +134,8 @@ class DeltaSink:
             "kind": t.kind,
             "updated_at": now,
         }
-        values = [[_cell(name, {**r, **lineage}.get(name)) for name in _JOB_FIELDS] for r in rows]
+        merged = ({**r, **lineage} for r in rows)  # once a row, not once a cell
+        values = [[_cell(name, m.get(name)) for name in _JOB_FIELDS] for m in merged]
         return local_frame(self.spark, values, tables.JOBS_SCHEMA)
 
 

@@ -67,11 +67,11 @@ def frozen_plan(
 
     `counts` (aliased aggregate Columns) are computed by the write itself (`io/observe.py`), so the plan need not
     be read again to be counted; only a session that reports no observed metrics counts the table it wrote.
-    `in_memory` (a local master only) keeps `frame` as a local checkpoint instead (`_cached_plan`).
+    `in_memory` (a local master only) keeps `frame` as a local checkpoint instead (`_checkpointed_plan`).
     """
     if in_memory:
-        with _cached_plan(frame, counts) as cached:
-            yield cached
+        with _checkpointed_plan(frame, counts) as kept:
+            yield kept
         return
     spark: Any = frame.sparkSession
     name = plan_table_name(project, deployment, run_id)
@@ -94,7 +94,7 @@ def frozen_plan(
 
 
 @contextmanager
-def _cached_plan(frame: DataFrame, counts: Sequence[Column]) -> Iterator[FrozenPlan]:
+def _checkpointed_plan(frame: DataFrame, counts: Sequence[Column]) -> Iterator[FrozenPlan]:
     """`frame` computed once into the driver's block manager (a local checkpoint: memory, spilling to local
     disk), then counted from there; its blocks are released on the way out.
 
