@@ -70,6 +70,8 @@ class RunContext:
     progress: Callable[[str], None]
     engine: Engine  # who calls the service (`engines.py`)
     pack_docs: int = 0  # documents to pack, for the partition count under Spark Connect
+    invalid_docs: int = 0  # planned documents that pre-validation gave an error row (never sent)
+    planned_records: int = 0  # the text records the plan's valid documents bill
     skip_by: SkipBy = "text+model"
     retry_errors: RetryErrors = "transient"
     dry_run: bool = False

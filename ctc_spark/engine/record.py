@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ctc_spark.engine.context import RunContext, timed
 from ctc_spark.engine.ledger import tables as ledger
+from ctc_spark.engine.planning.preview import billed_records
 from ctc_spark.engine.planning.queries import deployment_results
 from ctc_spark.errors import ReconciliationError
 from ctc_spark.io.frames import local_frame
@@ -25,24 +26,21 @@ def reconcile(run: RunContext, docs: DataFrame) -> None:
     """Count this run's terminal rows and check that with the skipped documents they cover the input exactly.
 
     Reads only this run's rows of `results` (its `run_id`: the files of its own commits), not the deployment's
-    history; one Spark job.
+    history, and only their error codes: one small aggregate. Every row a run writes is for a document of its
+    plan, one row a document, so the counts are the check. The billed text records of the succeeded documents
+    are the plan's own count when every valid document succeeded (the usual case); only when some of them ended
+    with an error row are the succeeded rows joined with the input for their texts' lengths.
+
+    Raises:
+        ReconciliationError: some documents have no terminal row, or have several.
     """
     from pyspark.sql import functions as F
 
     s = run.summary
-    results = deployment_results(run.spark, run.tables, run.project, run.deployment).filter(
-        F.col("run_id") == F.lit(s.run_id)
-    )
-    # The billed records come from the text's length before the join: the join carries an int, not the text.
-    records = F.greatest(F.lit(1), F.ceil(F.length("text") / 1000)).alias("records")
-    joined = docs.select("doc_id", "text_sha256", records).join(
-        results.select("doc_id", "text_sha256", "error_code"), ["doc_id", "text_sha256"]
-    )
-    mine = joined.groupBy("error_code").agg(F.count(F.lit(1)).alias("n"), F.sum("records").alias("records")).collect()
+    mine = _own_rows(run).groupBy("error_code").agg(F.count(F.lit(1)).alias("n")).collect()
     s.succeeded_docs = sum(int(r.n) for r in mine if r.error_code is None)
     s.errored_docs = sum(int(r.n) for r in mine if r.error_code is not None)
     s.errors_by_code = {str(r.error_code): int(r.n) for r in mine if r.error_code is not None}
-    s.text_records = sum(int(r.records or 0) for r in mine if r.error_code is None)
     covered = s.skipped_docs + s.succeeded_docs + s.errored_docs
     if covered != s.input_docs:
         raise ReconciliationError(
@@ -52,6 +50,23 @@ def reconcile(run: RunContext, docs: DataFrame) -> None:
             expected=s.input_docs,
             found=covered,
         )
+    if s.errored_docs == run.invalid_docs:  # the error rows are the invalid documents': every valid one succeeded
+        s.text_records = run.planned_records
+        return
+    succeeded = _own_rows(run).filter(F.col("error_code").isNull()).select("doc_id", "text_sha256")
+    billed = docs.select("doc_id", "text_sha256", billed_records("text").alias("records")).join(
+        succeeded, ["doc_id", "text_sha256"]
+    )
+    row = billed.agg(F.sum("records")).first()
+    s.text_records = int(row[0] or 0) if row is not None else 0
+
+
+def _own_rows(run: RunContext) -> DataFrame:
+    """This run's rows of `results`."""
+    from pyspark.sql import functions as F
+
+    results = deployment_results(run.spark, run.tables, run.project, run.deployment)
+    return results.filter(F.col("run_id") == F.lit(run.summary.run_id))
 
 
 def record_run(run: RunContext, status: str, *, error: str | None = None) -> None:

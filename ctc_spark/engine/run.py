@@ -404,7 +404,8 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
             resuming = any_open is not None and any_open.result()
         todo, invalid, known = (int(counted.get(k) or 0) for k in ("n", "bad", "known"))
         s.skipped_docs = s.input_docs - todo
-        run.pack_docs = todo - invalid
+        run.pack_docs, run.invalid_docs = todo - invalid, invalid
+        run.planned_records = int(counted.get("records") or 0)
         valid = pending.filter(F.col("error_code").isNull()).select("doc_id", "text", "text_sha256")
         resumed = [r.asDict() for r in open_jobs(run, valid).collect()] if resuming and todo > invalid else []
         s.resumed_jobs = len(resumed)
@@ -416,7 +417,7 @@ def _execute(run: RunContext, docs: DataFrame, *, force: bool) -> LedgerService 
         if run.max_text_records is not None and not run.dry_run and not resumed:
             # Every valid document goes out in a new request: what they bill was counted by the plan's own write,
             # so the cap needs no packing pass (the stream packs them once).
-            records = int(counted.get("records") or 0)
+            records = run.planned_records
             run.progress(f"plan bills {records} text records (--max-text-records {run.max_text_records})")
             check_records(records, todo - invalid, run.max_text_records)
         elif run.dry_run or run.max_text_records is not None:

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
 from ctc_spark.engine.ledger.tables import JOBS, RESULTS, RUNS
+from ctc_spark.engine.planning.estimate import text_records
 from ctc_spark.engine.run import run_classification
 from ctc_spark.errors import InputError
 from ctc_spark.io.tables import TableLocation, read_table
@@ -158,6 +159,8 @@ def test_bad_inputs_become_error_rows_and_duplicates_are_refused(spark, deployed
         "big-1": "DocumentTooLarge",
     }
     assert (summary.succeeded_docs, summary.errored_docs, summary.submits) == (2, 4, 1)
+    # Every valid document succeeded: the billed records are the plan's count of them, the invalid ones not in it.
+    assert summary.text_records == text_records(len(TRAIN[0].text)) + text_records(len(TRAIN[1].text))
     dup = spark.createDataFrame([("a", "x"), ("a", "y")], "id STRING, text STRING")
     with pytest.raises(InputError, match=r"duplicate document ids.*'a' x2"):
         run_classification(
@@ -300,6 +303,8 @@ def test_a_document_the_service_refuses_inside_a_batch_leaves_the_others_classif
     finally:
         deployed.set_faults(FaultProfile())
     assert (summary.input_docs, summary.succeeded_docs, summary.errored_docs) == (25, 24, 1)
+    # A valid document ended with an error row: the billed records are the 24 classified texts', not the plan's.
+    assert summary.text_records == sum(text_records(len(t)) for i, t in texts.items() if i != refused)
     rows = {r.doc_id: r for r in _results(spark, tables, "tickets").collect()}
     assert sorted(rows) == sorted(texts)
     assert {i for i, r in rows.items() if r.error_code} == {refused}

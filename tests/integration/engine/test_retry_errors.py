@@ -8,6 +8,7 @@ import pytest
 
 from ctc_spark.config import BatchSettings, ResourceSettings, Secret, ServiceSettings, Settings
 from ctc_spark.engine.ledger.tables import RESULTS
+from ctc_spark.engine.planning.estimate import text_records
 from ctc_spark.engine.run import run_classification
 from ctc_spark.io.tables import TableLocation, read_table
 from ctc_spark.local.corpus import generate_corpus
@@ -48,7 +49,7 @@ def test_transient_error_rows_are_classified_again_once_the_service_is_healthy(
     first = run_classification(
         df, project="tickets", deployment="prod", kind="single", tables=tables, settings=settings, run_id="down"
     )
-    assert (first.succeeded_docs, first.errored_docs) == (0, 102)
+    assert (first.succeeded_docs, first.errored_docs, first.text_records) == (0, 102, 0)
     assert first.errors_by_code == {"JobFailed": 101, "EmptyDocument": 1}
     # Stand in for the service refusing one document: a permanent code on a row of the same text and model.
     spark.sql(f"UPDATE delta.`{tables}/results` SET error_code = 'InvalidDocument' WHERE doc_id = 'refused'")
@@ -72,6 +73,7 @@ def test_transient_error_rows_are_classified_again_once_the_service_is_healthy(
     # The 100 transient rows in 4 requests of 25; the refused and the empty document are not sent.
     assert server.stats()["submits"] - before == second.submits == 4
     assert (second.skipped_docs, second.succeeded_docs, second.errored_docs) == (2, 100, 0)
+    assert second.text_records == sum(text_records(len(d.text)) for d in docs)
     rows = _rows(spark, tables)
     assert read_table(spark, TableLocation.parse(tables), RESULTS).count() == len(rows) == 102  # replaced, not added
     assert all(rows[d.id].error_code is None and rows[d.id].run_id == "healthy" for d in docs)
