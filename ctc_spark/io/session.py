@@ -29,6 +29,7 @@ __all__ = [
     "get_spark",
     "is_databricks",
     "launcher_conf",
+    "local_cores",
     "parse_spark_defaults",
     "parse_submit_args",
     "session_conf",
@@ -38,6 +39,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LOCAL_MASTER = "local[*]"
+_SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
 # The FAIR scheduler's pools for the sessions ctc-spark builds: the run lease's pool has a minimum share.
 SCHEDULER_POOLS = Path(__file__).resolve().with_name("fairscheduler.xml")
 _SUBMIT_FLAGS = {
@@ -121,7 +123,23 @@ def session_conf(launcher: Mapping[str, str], settings: SparkSettings, defaults:
     master = launcher.get("spark.master") or wanted["spark.master"]
     if not master.startswith("local"):
         wanted.pop("spark.pyspark.python", None)  # this interpreter's path means nothing on the workers
+    cores = local_cores(master, os.cpu_count() or 1)
+    if cores is not None and _SNAPSHOT_PARTITIONS not in dict(settings.conf):
+        # One task a core: on a local master more snapshot partitions only queue (each ledger read after a commit
+        # rebuilds the table's state, a shuffle into this many partitions).
+        wanted[_SNAPSHOT_PARTITIONS] = str(min(cores, int(wanted.get(_SNAPSHOT_PARTITIONS, cores))))
     return {k: v for k, v in wanted.items() if k not in launcher}
+
+
+def local_cores(master: str, cpus: int) -> int | None:
+    """The task slots of a local master (`local` 1, `local[N]` N, `local[*]` `cpus`, `local[N, F]` N); None for
+    any other master (`local-cluster` included: its executors are processes)."""
+    if master == "local":
+        return 1
+    found = re.fullmatch(r"local\[\s*(\*|\d+)\s*(?:,\s*\d+\s*)?\]", master)
+    if found is None:
+        return None
+    return cpus if found.group(1) == "*" else max(1, int(found.group(1)))
 
 
 def _defaults_file(env: Mapping[str, str]) -> Path | None:

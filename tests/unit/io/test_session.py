@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ctc_spark.config import SparkSettings
 from ctc_spark.io.delta import DELTA_VERSION, delta_jars
 from ctc_spark.io.session import (
     LOCAL_MASTER,
     is_databricks,
+    local_cores,
     parse_spark_defaults,
     parse_submit_args,
     session_conf,
@@ -87,6 +90,40 @@ def test_a_local_launcher_master_keeps_this_interpreter_for_workers() -> None:
     chosen = session_conf({"spark.master": "local[4]"}, CONFIGURED, DEFAULTS)
     assert "spark.master" not in chosen
     assert chosen["spark.pyspark.python"] == "/venv/bin/python"
+
+
+@pytest.mark.parametrize(
+    ("master", "cores"),
+    [
+        ("local", 1),
+        ("local[2]", 2),
+        ("local[*]", 8),
+        ("local[4, 3]", 4),
+        ("local[*,2]", 8),
+        ("local[0]", 1),
+        ("local-cluster[2,1,1024]", None),
+        ("spark://10.0.0.5:7077", None),
+        ("yarn", None),
+        ("local[two]", None),
+    ],
+)
+def test_local_cores_are_a_local_masters_task_slots(master: str, cores: int | None) -> None:
+    assert local_cores(master, 8) == cores
+
+
+SNAPSHOTS = "spark.databricks.delta.snapshotPartitions"
+
+
+def test_a_local_master_rebuilds_delta_snapshots_in_a_partition_a_core_at_most() -> None:
+    defaults = {**DEFAULTS, SNAPSHOTS: "4"}
+    assert session_conf({"spark.master": "local[2]"}, CONFIGURED, defaults)[SNAPSHOTS] == "2"
+    assert session_conf({}, SparkSettings(master="local[1]"), defaults)[SNAPSHOTS] == "1"
+    assert session_conf({}, SparkSettings(master="local[16]"), defaults)[SNAPSHOTS] == "4", "never more than ours"
+    assert session_conf({"spark.master": "yarn"}, CONFIGURED, defaults)[SNAPSHOTS] == "4", "a cluster keeps ours"
+    chosen = session_conf({"spark.master": "local[2]", SNAPSHOTS: "50"}, CONFIGURED, defaults)
+    assert SNAPSHOTS not in chosen, "the launcher's value stands"
+    configured = SparkSettings(master="local[2]", conf=((SNAPSHOTS, "8"),))
+    assert session_conf({}, configured, defaults)[SNAPSHOTS] == "8", "the config file's value stands"
 
 
 def test_spark_defaults_file_is_parsed_in_both_separator_styles(tmp_path: Path) -> None:
