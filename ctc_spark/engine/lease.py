@@ -208,9 +208,20 @@ class RunLease:
                 progress(f"waiting: {error.message.split(';')[0]}")
                 announced = True
             self._stop.wait(min(self.heartbeat_seconds, self.stale_seconds / 4))
+        self.renew_if_old()
         log.info("run %s holds lease %s (generation %s)", self.run_id, self.key, self.generation)
         self._beat = threading.Thread(target=self._heartbeat, name="ctc-lease", daemon=True)
         self._beat.start()
+
+    def renew_if_old(self) -> None:
+        """Renew at once if the lease was last renewed more than a heartbeat ago.
+
+        The row's heartbeat is the time its take began. A take whose Spark jobs waited (say, on a cluster whose
+        cores another application holds) is already old when it commits: without this renewal (an UPDATE of our
+        own generation) the run would find its fresh lease past its deadline and stop.
+        """
+        if self._renewed is not None and self._monotonic() - self._renewed > self.heartbeat_seconds:
+            self.renew()
 
     def check(self) -> None:
         """Return if this run still holds its lease; call it before any submit or ledger write.

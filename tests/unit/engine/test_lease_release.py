@@ -60,3 +60,18 @@ def test_a_released_lease_is_not_lost_and_releasing_again_deletes_nothing_more()
     assert _lost_lease(run, RuntimeError("the runs row failed")) is None
     lease.release()  # the run's `finally` releases it again: no second DELETE
     assert len(spark.statements) == 1
+
+
+def test_a_take_that_waited_past_a_heartbeat_is_renewed_at_once_and_a_quick_one_is_not() -> None:
+    now = [0.0]
+    lease = _held_lease(now)
+    spark = lease.spark = _Spark()  # type: ignore[assignment]
+    now[0] = lease.heartbeat_seconds / 2  # a quick take: its heartbeat is fresh
+    lease.renew_if_old()
+    assert spark.statements == []
+    now[0] = 55.0  # the take's MERGE waited for task slots: its heartbeat is 55 s old, 5 s from the deadline
+    lease.renew_if_old()
+    assert len(spark.statements) == 1 and spark.statements[0].startswith("UPDATE ")
+    assert "generation = 1" in spark.statements[0]  # only our own generation: a lease taken over is not renewed
+    now[0] = 100.0  # 45 s after that renewal: within the deadline, where it would have been 100 s past without it
+    lease.check()
