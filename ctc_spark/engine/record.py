@@ -37,7 +37,8 @@ def reconcile(run: RunContext, docs: DataFrame) -> None:
     from pyspark.sql import functions as F
 
     s = run.summary
-    mine = _own_rows(run).groupBy("error_code").agg(F.count(F.lit(1)).alias("n")).collect()
+    own = _own_rows(run)
+    mine = own.groupBy("error_code").agg(F.count(F.lit(1)).alias("n")).collect()
     s.succeeded_docs = sum(int(r.n) for r in mine if r.error_code is None)
     s.errored_docs = sum(int(r.n) for r in mine if r.error_code is not None)
     s.errors_by_code = {str(r.error_code): int(r.n) for r in mine if r.error_code is not None}
@@ -53,7 +54,7 @@ def reconcile(run: RunContext, docs: DataFrame) -> None:
     if s.errored_docs == run.invalid_docs:  # the error rows are the invalid documents': every valid one succeeded
         s.text_records = run.planned_records
         return
-    succeeded = _own_rows(run).filter(F.col("error_code").isNull()).select("doc_id", "text_sha256")
+    succeeded = own.filter(F.col("error_code").isNull()).select("doc_id", "text_sha256")
     billed = docs.select("doc_id", "text_sha256", billed_records("text").alias("records")).join(
         succeeded, ["doc_id", "text_sha256"]
     )
